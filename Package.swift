@@ -1,0 +1,132 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Swift 6 language mode everywhere, with the upcoming features STYLE.md asks for.
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+// Numeric kernels are optimised even in debug builds: an unoptimised training
+// loop is two orders of magnitude slower, which makes tests and the CLI crawl.
+let numericSettings: [SwiftSetting] = swiftSettings + [
+    .unsafeFlags(["-O"], .when(configuration: .debug)),
+]
+
+let package = Package(
+    name: "meshfl",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "meshfl", targets: ["meshfl"]),
+        .library(name: "MeshTensor", targets: ["MeshTensor"]),
+        .library(name: "MeshNN", targets: ["MeshNN"]),
+        .library(name: "Libp2p", targets: ["Libp2p"]),
+        .library(name: "MeshStorage", targets: ["MeshStorage"]),
+        .library(name: "MeshLedger", targets: ["MeshLedger"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+    ],
+    targets: [
+        // MARK: System libraries
+        .systemLibrary(
+            name: "COpenBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]
+        ),
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
+
+        // MARK: Training engine
+        .target(
+            name: "MeshTensor",
+            dependencies: ["COpenBLAS"],
+            swiftSettings: numericSettings
+        ),
+        .target(
+            name: "MeshNN",
+            dependencies: ["MeshTensor", "CZlib"],
+            swiftSettings: numericSettings
+        ),
+
+        // MARK: Networking
+        .target(
+            name: "Libp2p",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: Storage
+        .target(
+            name: "MeshStorage",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: Ledger
+        .target(
+            name: "MeshLedger",
+            dependencies: [
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: Command line
+        .executableTarget(
+            name: "meshfl",
+            dependencies: [
+                "MeshTensor",
+                "MeshNN",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: Tests
+        .testTarget(
+            name: "MeshTensorTests",
+            dependencies: ["MeshTensor"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "MeshNNTests",
+            dependencies: ["MeshNN", "MeshTensor"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "Libp2pTests",
+            dependencies: ["Libp2p"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "MeshStorageTests",
+            dependencies: ["MeshStorage"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "MeshLedgerTests",
+            dependencies: ["MeshLedger"],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

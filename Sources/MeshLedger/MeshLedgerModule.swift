@@ -1,0 +1,2 @@
+/// The meshfl ledger: accounts, escrow, stakes and HCS-format audit topics.
+public enum MeshLedgerModule {}
