@@ -45,7 +45,10 @@ enum TorchInterop {
         var result: [String: (dtype: String, shape: [Int], values: [Float])] = [:]
         for (name, entry) in tensors {
             let shape = try #require(entry["shape"] as? [Int])
-            let values = try #require(entry["values"] as? [Double]).map { Float($0) }
+            let values = try #require(entry["values"] as? [Any]).map { value -> Float in
+                if let string = value as? String { return Float(string) ?? 0 }
+                return Float(try #require(value as? Double))
+            }
             result[name] = (try #require(entry["dtype"] as? String), shape, values)
         }
         return (json?["metadata"] as? [String: String], result)

@@ -28,7 +28,8 @@ Commands
   shapes   Prints JSON {"parameters": [[name, shape], ...] in state_dict order,
            "outputs": [shape of each layer's output without the batch dimension]}.
   dump     Prints JSON {"metadata": {...} or null, "tensors": {name: {"dtype": ...,
-           "shape": [...], "values": [flat row-major floats]}}} of a safetensors file.
+           "shape": [...], "values": [flat row-major floats; "inf", "-inf", "nan" as strings]}}}
+           of a safetensors file.
   resave   Loads a file with safetensors.torch.load_file and saves it again with
            safetensors.torch.save_file (metadata kept), optionally converting dtype.
 
@@ -39,6 +40,7 @@ success, 2 with a one-line message on bad input.
 
 import argparse
 import json
+import math
 import sys
 
 import torch
@@ -162,7 +164,7 @@ def cmd_dump(args):
         for name in f.keys():
             t = f.get_tensor(name)
             tensors[name] = {"dtype": str(t.dtype).replace("torch.", ""), "shape": list(t.shape),
-                             "values": t.double().reshape(-1).tolist()}
+                             "values": [v if math.isfinite(v) else str(v) for v in t.double().reshape(-1).tolist()]}
     print(json.dumps({"metadata": metadata, "tensors": tensors}))
 
 
