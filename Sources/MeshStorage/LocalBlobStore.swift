@@ -1,0 +1,147 @@
+public import Foundation
+import Crypto
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A ``BlobStore`` on the node's own ``BlockStore`` directory: each object is
+/// chunked into content-addressed blocks (pinned while the key exists), and a
+/// small record `objects/<sha256(key)>.json` maps the key to its root CID, size,
+/// SHA-256 and media type. ``PresignedServer`` serves it at presigned URLs.
+///
+/// ```swift
+/// let local = try LocalBlobStore(blocks: try BlockStore(directory: dataDir),
+///                                endpoint: URL(string: "http://127.0.0.1:8080")!,
+///                                credentials: nodeKeys)
+/// ```
+public struct LocalBlobStore: BlobStore {
+    /// One object's record on disk.
+    struct Record: Codable, Sendable {
+        var key: String
+        var root: CID
+        var size: Int64
+        var sha256: String
+        var contentType: String?
+    }
+
+    /// The blocks behind the objects.
+    public let blocks: BlockStore
+    /// The path-style bucket name in presigned URLs.
+    public let bucket: String
+    /// Where ``PresignedServer`` listens, for presigned URLs; nil if not served.
+    public let endpoint: URL?
+    /// The key pair presigned URLs are signed with.
+    public let credentials: SigV4Credentials
+    /// The region in presigned URLs' scope.
+    public let region: String
+    /// The block size new objects are chunked into.
+    public let blockSize: Int
+    /// The time source for presigning.
+    let now: @Sendable () -> Date
+
+    let objectsPath: String
+
+    /// Opens the object layer of a block store.
+    public init(
+        blocks: BlockStore, bucket: String = "meshfl", endpoint: URL? = nil,
+        credentials: SigV4Credentials = .init(accessKeyID: "meshfl", secretAccessKey: "meshfl-local"),
+        region: String = "us-east-1", blockSize: Int = Chunker.defaultBlockSize,
+        now: @escaping @Sendable () -> Date = { Date() }
+    ) throws {
+        self.blocks = blocks
+        self.bucket = bucket
+        self.endpoint = endpoint
+        self.credentials = credentials
+        self.region = region
+        self.blockSize = blockSize
+        self.now = now
+        objectsPath = blocks.directory.path + "/objects"
+        try FileOps.makeDirectory(objectsPath)
+    }
+
+    static func keyDigest(_ key: String) -> String { SigV4Signer.sha256Hex(Data(key.utf8)) }
+    func recordPath(_ key: String) -> String { objectsPath + "/" + Self.keyDigest(key) + ".json" }
+    static func holder(_ key: String) -> String { "obj-" + keyDigest(key).prefix(40) }
+
+    func record(_ key: String) throws -> Record? {
+        guard let data = try FileOps.read(recordPath(key)) else { return nil }
+        do {
+            return try JSONDecoder().decode(Record.self, from: data)
+        } catch {
+            throw StorageError(code: .io, message: "object record for '\(key)' is unreadable; delete and re-upload the object", cause: error)
+        }
+    }
+
+    static func info(_ record: Record) -> BlobInfo {
+        BlobInfo(key: record.key, size: record.size, sha256: record.sha256, contentType: record.contentType)
+    }
+
+    /// Stores the file as `key` (synchronously; also used by the server).
+    func importFile(key: String, path: String, contentType: String?) throws -> BlobInfo {
+        try Self.validate(key: key)
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw StorageError(code: .notFound, message: "cannot open \(path) for reading; check the path")
+        }
+        defer { try? handle.close() }
+        var hasher = SHA256()
+        let holder = Self.holder(key)
+        let previous = try record(key)
+        let stored = try blocks.putStream(handle, blockSize: blockSize, mediaType: contentType ?? "application/octet-stream",
+                                          metadata: ["key": key], holder: holder, observe: { hasher.update(data: $0) })
+        let record = Record(key: key, root: stored.root, size: stored.manifest.totalSize,
+                            sha256: SigV4Signer.hex(hasher.finalize()), contentType: contentType)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let temp = try FileOps.writeTemp(try encoder.encode(record), in: blocks.tempPath)
+        try FileOps.commit(temp, to: recordPath(key))
+        if let previous, previous.root != record.root { blocks.unpin(previous.root, holder: holder) }
+        return Self.info(record)
+    }
+
+    public func put(key: String, file: URL, contentType: String?) async throws -> BlobInfo {
+        try importFile(key: key, path: file.path, contentType: contentType)
+    }
+
+    public func get(key: String, to file: URL) async throws -> BlobInfo {
+        guard let record = try record(key) else {
+            throw StorageError(code: .notFound, message: "no object '\(key)' in the local store")
+        }
+        // Every block is checked against its CID on the way out.
+        try blocks.exportFile(record.root, to: file)
+        return Self.info(record)
+    }
+
+    public func head(key: String) async throws -> BlobInfo? {
+        try record(key).map(Self.info)
+    }
+
+    public func delete(key: String) async throws {
+        guard let record = try record(key) else { return }
+        unlink(recordPath(key))
+        blocks.unpin(record.root, holder: Self.holder(key))
+    }
+
+    public func list(prefix: String) async throws -> [BlobInfo] {
+        FileOps.list(objectsPath)
+            .compactMap { name -> Record? in
+                guard name.hasSuffix(".json"), let data = try? FileOps.read(objectsPath + "/" + name) else { return nil }
+                return try? JSONDecoder().decode(Record.self, from: data)
+            }
+            .filter { $0.key.hasPrefix(prefix) }
+            .sorted { $0.key < $1.key }
+            .map(Self.info)
+    }
+
+    public func presignedURL(key: String, method: PresignedMethod, expires: Int, contentType: String?) throws -> URL {
+        try Self.validate(key: key)
+        try Self.validate(expires: expires)
+        guard let endpoint else {
+            throw StorageError(code: .invalidArgument, message: "this LocalBlobStore has no endpoint; start a PresignedServer and pass its URL to presign")
+        }
+        return try S3Addressing(endpoint: endpoint, bucket: bucket)
+            .presignedURL(key: key, method: method.rawValue, expires: expires, contentType: contentType,
+                          signer: SigV4Signer(credentials: credentials, region: region), date: now())
+    }
+}

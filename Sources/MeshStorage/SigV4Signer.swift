@@ -1,0 +1,226 @@
+public import Foundation
+import Crypto
+
+/// An access key pair for SigV4.
+public struct SigV4Credentials: Sendable, Equatable {
+    /// The access key id, e.g. `AKIAIOSFODNN7EXAMPLE`.
+    public var accessKeyID: String
+    /// The secret access key.
+    public var secretAccessKey: String
+    /// Creates credentials.
+    public init(accessKeyID: String, secretAccessKey: String) {
+        self.accessKeyID = accessKeyID
+        self.secretAccessKey = secretAccessKey
+    }
+}
+
+/// One HTTP request as SigV4 sees it: method, host, decoded path and query, headers.
+public struct SigV4Request: Sendable {
+    /// `GET`, `PUT`, …
+    public var method: String
+    /// The `Host` header value: host, plus `:port` when not the scheme's default.
+    public var host: String
+    /// The decoded path, `/bucket/key with spaces`.
+    public var path: String
+    /// The decoded query parameters; a bare name (`?uploads`) has an empty value.
+    public var query: [(String, String)]
+    /// Headers to sign besides `host` (names in any case).
+    public var headers: [(String, String)]
+
+    /// Creates a request.
+    public init(method: String, host: String, path: String, query: [(String, String)] = [], headers: [(String, String)] = []) {
+        self.method = method
+        self.host = host
+        self.path = path
+        self.query = query
+        self.headers = headers
+    }
+}
+
+/// AWS Signature Version 4 (`AWS4-HMAC-SHA256`), our own: the Authorization
+/// header form and the presigned-query form, for S3 path-style requests. Pure
+/// logic; time is passed in.
+///
+/// ```swift
+/// let signer = SigV4Signer(credentials: .init(accessKeyID: "test", secretAccessKey: "test"),
+///                          region: "us-east-1")
+/// let request = SigV4Request(method: "GET", host: "127.0.0.1:4566", path: "/bucket/a.bin")
+/// let query = signer.presignedQuery(request, date: Date(), expires: 3600)
+/// // http://127.0.0.1:4566/bucket/a.bin?\(query)
+/// ```
+public struct SigV4Signer: Sendable {
+    /// The payload hash of presigned requests.
+    public static let unsignedPayload = "UNSIGNED-PAYLOAD"
+    /// The SHA-256 of the empty string.
+    public static let emptyPayloadHash = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+    /// The longest presigned lifetime SigV4 allows: 7 days.
+    public static let maxExpires = 604_800
+
+    /// The key pair.
+    public var credentials: SigV4Credentials
+    /// The region in the credential scope, e.g. `us-east-1`.
+    public var region: String
+    /// The service in the credential scope, `s3`.
+    public var service: String
+
+    /// Creates a signer.
+    public init(credentials: SigV4Credentials, region: String, service: String = "s3") {
+        self.credentials = credentials
+        self.region = region
+        self.service = service
+    }
+
+    // MARK: Header signing
+
+    /// Signs `request` with an Authorization header. Returns the headers to add:
+    /// `x-amz-date`, `x-amz-content-sha256` and `Authorization`.
+    public func authorizationHeaders(_ request: SigV4Request, payloadHash: String, date: Date) -> [(String, String)] {
+        let stamp = Self.timestamp(date)
+        var headers = request.headers
+        headers.append(("x-amz-date", stamp))
+        headers.append(("x-amz-content-sha256", payloadHash))
+        let (canonicalHeaders, signedHeaders) = Self.canonicalHeaders(host: request.host, headers)
+        let canonical = [
+            request.method, Self.canonicalURI(request.path), Self.canonicalQuery(request.query),
+            canonicalHeaders, signedHeaders, payloadHash,
+        ].joined(separator: "\n")
+        let signature = sign(canonicalRequest: canonical, timestamp: stamp)
+        let authorization = "AWS4-HMAC-SHA256 Credential=\(credentials.accessKeyID)/\(scope(stamp)),SignedHeaders=\(signedHeaders),Signature=\(signature)"
+        return [("x-amz-date", stamp), ("x-amz-content-sha256", payloadHash), ("Authorization", authorization)]
+    }
+
+    // MARK: Presigning
+
+    /// The encoded query string of a presigned URL for `request`, valid for
+    /// `expires` seconds from `date`; the payload is `UNSIGNED-PAYLOAD`. Any
+    /// headers in the request (e.g. `content-type`) are signed and must be sent.
+    public func presignedQuery(_ request: SigV4Request, date: Date, expires: Int) -> String {
+        let stamp = Self.timestamp(date)
+        let (canonicalHeaders, signedHeaders) = Self.canonicalHeaders(host: request.host, request.headers)
+        var query = request.query
+        query.append(("X-Amz-Algorithm", "AWS4-HMAC-SHA256"))
+        query.append(("X-Amz-Credential", "\(credentials.accessKeyID)/\(scope(stamp))"))
+        query.append(("X-Amz-Date", stamp))
+        query.append(("X-Amz-Expires", String(expires)))
+        query.append(("X-Amz-SignedHeaders", signedHeaders))
+        let canonicalQuery = Self.canonicalQuery(query)
+        let canonical = [
+            request.method, Self.canonicalURI(request.path), canonicalQuery,
+            canonicalHeaders, signedHeaders, Self.unsignedPayload,
+        ].joined(separator: "\n")
+        let signature = sign(canonicalRequest: canonical, timestamp: stamp)
+        return canonicalQuery + "&X-Amz-Signature=" + signature
+    }
+
+    // MARK: Internals shared with the verifier
+
+    func scope(_ timestamp: String) -> String {
+        "\(timestamp.prefix(8))/\(region)/\(service)/aws4_request"
+    }
+
+    func sign(canonicalRequest: String, timestamp: String) -> String {
+        let stringToSign = [
+            "AWS4-HMAC-SHA256", timestamp, scope(timestamp),
+            Self.hex(SHA256.hash(data: Data(canonicalRequest.utf8))),
+        ].joined(separator: "\n")
+        var key = SymmetricKey(data: Data(("AWS4" + credentials.secretAccessKey).utf8))
+        for part in [String(timestamp.prefix(8)), region, service, "aws4_request"] {
+            key = SymmetricKey(data: Data(HMAC<SHA256>.authenticationCode(for: Data(part.utf8), using: key)))
+        }
+        return Self.hex(HMAC<SHA256>.authenticationCode(for: Data(stringToSign.utf8), using: key))
+    }
+
+    static func canonicalHeaders(host: String, _ headers: [(String, String)]) -> (String, String) {
+        var merged: [String: [String]] = ["host": [host]]
+        for (name, value) in headers {
+            let trimmed = value.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ")
+            merged[name.lowercased(), default: []].append(trimmed)
+        }
+        let names = merged.keys.sorted()
+        let canonical = names.map { "\($0):\(merged[$0]!.joined(separator: ","))\n" }.joined()
+        return (canonical, names.joined(separator: ";"))
+    }
+
+    /// The path with each segment URI-encoded once, `/` kept.
+    static func canonicalURI(_ path: String) -> String {
+        let encoded = uriEncode(path, keepSlash: true)
+        return encoded.hasPrefix("/") ? encoded : "/" + encoded
+    }
+
+    /// Parameters encoded and sorted by name, then value.
+    static func canonicalQuery(_ query: [(String, String)]) -> String {
+        // Encoded text is ASCII, so String order is byte order, as SigV4 wants.
+        let encoded: [(name: String, value: String)] = query.map { pair in
+            (uriEncode(pair.0, keepSlash: false), uriEncode(pair.1, keepSlash: false))
+        }
+        let sorted = encoded.sorted { a, b in a.name == b.name ? a.value < b.value : a.name < b.name }
+        return sorted.map { pair in pair.name + "=" + pair.value }.joined(separator: "&")
+    }
+
+    /// RFC 3986 encoding as SigV4 wants it: unreserved characters kept, all else `%XX` upper-case.
+    public static func uriEncode(_ text: String, keepSlash: Bool) -> String {
+        var out = ""
+        out.reserveCapacity(text.utf8.count)
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"),
+                 UInt8(ascii: "."), UInt8(ascii: "~"):
+                out.unicodeScalars.append(Unicode.Scalar(byte))
+            case UInt8(ascii: "/") where keepSlash:
+                out.append("/")
+            default:
+                out += String(format: "%%%02X", byte)
+            }
+        }
+        return out
+    }
+
+    /// `yyyyMMdd'T'HHmmss'Z'` in UTC.
+    public static func timestamp(_ date: Date) -> String {
+        let seconds = Int64(date.timeIntervalSince1970.rounded(.down))
+        var days = seconds / 86_400
+        var rest = seconds % 86_400
+        if rest < 0 { rest += 86_400; days -= 1 }
+        // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let day = doy - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
+        return String(format: "%04d%02d%02dT%02d%02d%02dZ", Int(year), Int(month), Int(day), Int(rest / 3600), Int(rest % 3600 / 60), Int(rest % 60))
+    }
+
+    /// Parses `yyyyMMdd'T'HHmmss'Z'`.
+    static func parseTimestamp(_ text: String) -> Date? {
+        let bytes = Array(text.utf8)
+        guard bytes.count == 16, bytes[8] == UInt8(ascii: "T"), bytes[15] == UInt8(ascii: "Z") else { return nil }
+        func number(_ range: Range<Int>) -> Int? { Int(String(decoding: bytes[range], as: UTF8.self)) }
+        guard let y = number(0..<4), let mo = number(4..<6), let d = number(6..<8),
+              let h = number(9..<11), let mi = number(11..<13), let s = number(13..<15),
+              (1...12).contains(mo), (1...31).contains(d), h < 24, mi < 60, s < 61 else { return nil }
+        // Days from civil (inverse of the above).
+        let yy = Int64(mo <= 2 ? y - 1 : y)
+        let era = (yy >= 0 ? yy : yy - 399) / 400
+        let yoe = yy - era * 400
+        let mp = Int64(mo > 2 ? mo - 3 : mo + 9)
+        let doy = (153 * mp + 2) / 5 + Int64(d) - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        let days = era * 146_097 + doe - 719_468
+        let date = Date(timeIntervalSince1970: Double(days * 86_400 + Int64(h * 3600 + mi * 60 + s)))
+        return timestamp(date) == text ? date : nil
+    }
+
+    /// The lower-case hex SHA-256 of `data` (an `x-amz-content-sha256` value).
+    public static func sha256Hex(_ data: some DataProtocol) -> String {
+        hex(SHA256.hash(data: data))
+    }
+
+    static func hex(_ bytes: some Sequence<UInt8>) -> String {
+        bytes.map { String(format: "%02x", $0) }.joined()
+    }
+}
