@@ -92,6 +92,12 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Drives a LocalLedger file from another process in MeshLedgerTests.
+        .executableTarget(
+            name: "MeshLedgerWorker",
+            dependencies: ["MeshLedger"],
+            swiftSettings: swiftSettings
+        ),
 
         // MARK: Command line
         .executableTarget(
@@ -117,6 +123,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "meshflTests",
+            dependencies: ["meshfl"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "Libp2pTests",
             dependencies: ["Libp2p"],
             swiftSettings: swiftSettings
@@ -133,7 +144,7 @@ let package = Package(
         ),
         .testTarget(
             name: "MeshLedgerTests",
-            dependencies: ["MeshLedger"],
+            dependencies: ["MeshLedger", "MeshLedgerWorker"],
             swiftSettings: swiftSettings
         ),
     ]

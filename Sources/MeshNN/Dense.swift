@@ -1,0 +1,46 @@
+public import MeshTensor
+
+/// A fully connected layer, `y = x · Wᵀ + b`, as PyTorch's `nn.Linear`.
+///
+/// Weights are `[out, in]`; the input is `[batch, in]`.
+public final class Dense: Layer {
+    /// `[out, in]`.
+    public let weight: Parameter
+    /// `[out]`, or nil without bias.
+    public let bias: Parameter?
+    private var input = Tensor(zeros: [0, 0])
+    private var inputShape: [Int] = []
+
+    /// Creates a layer initialised as PyTorch does: weights and bias uniform in
+    /// ±1/√in (Kaiming-uniform with a = √5).
+    public init(inputs: Int, outputs: Int, bias: Bool = true, name: String, generator: inout SeededGenerator) {
+        let bound = 1 / Float(inputs).squareRoot()
+        weight = Parameter(name: "\(name).weight",
+                           value: Initializer.uniform(shape: [outputs, inputs], bound: bound, using: &generator))
+        self.bias = bias
+            ? Parameter(name: "\(name).bias", value: Initializer.uniform(shape: [outputs], bound: bound, using: &generator))
+            : nil
+    }
+
+    public var parameters: [Parameter] { bias.map { [weight, $0] } ?? [weight] }
+
+    public func forward(_ input: Tensor, training: Bool) -> Tensor {
+        let x = input.rank == 2 ? input : input.reshaped([input.shape[0], input.count / max(1, input.shape[0])])
+        var y = Tensor.matmul(x, weight.value, transposeB: true)
+        if let bias { y.addRowVector(bias.value) }
+        if training {
+            self.input = x
+            self.inputShape = input.shape
+        }
+        return y
+    }
+
+    public func backward(_ outputGradient: Tensor) -> Tensor {
+        // dW += dYᵀ · X ; db += Σ_rows dY ; dX = dY · W
+        Tensor.gemm(outputGradient, input, into: &weight.gradient, transposeA: true, alpha: 1, beta: 1)
+        if let bias { bias.gradient.add(outputGradient.columnSums()) }
+        var inputGradient = Tensor.matmul(outputGradient, weight.value)
+        inputGradient.reshape(inputShape)
+        return inputGradient
+    }
+}

@@ -1,0 +1,38 @@
+import MeshTensor
+
+/// Loss, accuracy and confusion matrix of a model on a labelled dataset.
+public struct Evaluation: Sendable, Hashable {
+    /// Mean loss per sample.
+    public var loss: Float
+    /// Fraction of samples whose highest-scoring class is the label.
+    public var accuracy: Double
+    /// `confusion[label][predicted]` counts.
+    public var confusion: [[Int]]
+    /// Samples evaluated.
+    public var count: Int
+
+    /// Evaluates `model` on `data` in batches (no dropout, no caching).
+    public init(model: Sequential, data: Dataset, batchSize: Int = 1000) {
+        let classes = data.classCount
+        var confusion = Array(repeating: Array(repeating: 0, count: classes), count: classes)
+        var lossSum = 0.0
+        var correct = 0
+        let order = Array(0..<data.count)
+        var start = 0
+        while start < data.count {
+            let end = min(start + max(1, batchSize), data.count)
+            let (inputs, labels) = data.batch(order[start..<end])
+            let outputs = model.forward(inputs, training: false)
+            lossSum += Double(Loss.compute(model.spec.loss, outputs, labels: labels).loss) * Double(end - start)
+            for (label, predicted) in zip(labels, outputs.argmaxRows()) {
+                if predicted < classes { confusion[Int(label)][predicted] += 1 }
+                if predicted == Int(label) { correct += 1 }
+            }
+            start = end
+        }
+        self.loss = data.count == 0 ? 0 : Float(lossSum / Double(data.count))
+        self.accuracy = data.count == 0 ? 0 : Double(correct) / Double(data.count)
+        self.confusion = confusion
+        self.count = data.count
+    }
+}

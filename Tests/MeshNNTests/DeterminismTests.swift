@@ -1,0 +1,53 @@
+import MeshTensor
+import Testing
+@testable import MeshNN
+
+/// Same seed, data, spec and thread count → bitwise-identical weights.
+@Suite(.serialized)
+struct DeterminismTests {
+    static let spec = ModelSpec(
+        input: [1, 28, 28],
+        layers: [.conv2d(filters: 4, kernel: 3, padding: 1), .relu, .maxpool2d(kernel: 2), .flatten,
+                 .dropout(p: 0.2), .dense(units: 32), .gelu, .dense(units: 10)])
+
+    func train(seed: UInt64, data: Dataset, threads: Int) throws -> [Float] {
+        let previous = BLAS.threads
+        BLAS.setThreads(threads)
+        defer { BLAS.setThreads(previous) }
+        let model = try Sequential(spec: Self.spec, seed: seed)
+        let trainer = Trainer(config: TrainingConfig(epochs: 2, batchSize: 32, learningRate: 0.01,
+                                                     optimizer: .adam(), seed: seed))
+        trainer.train(model, on: data)
+        return model.flatWeights()
+    }
+
+    @Test("two runs with the same seed give bitwise-identical weights", arguments: [1, 2])
+    func sameSeedSameBits(threads: Int) throws {
+        let data = try Dataset.fashionMNIST(split: .test).subset(Array(0..<512))
+        let a = try train(seed: 9, data: data, threads: threads)
+        let b = try train(seed: 9, data: data, threads: threads)
+        #expect(a.map(\.bitPattern) == b.map(\.bitPattern))
+        let c = try train(seed: 10, data: data, threads: threads)
+        #expect(a != c)
+    }
+
+    @Test func initialisationIsSeeded() throws {
+        let a = try Sequential(spec: Self.spec, seed: 1).flatWeights()
+        let b = try Sequential(spec: Self.spec, seed: 1).flatWeights()
+        let c = try Sequential(spec: Self.spec, seed: 2).flatWeights()
+        #expect(a == b && a != c)
+    }
+
+    @Test func trainingReducesLoss() throws {
+        let data = try Dataset.fashionMNIST(split: .test).subset(Array(0..<2000))
+        let model = try Sequential(spec: Self.spec, seed: 3)
+        let before = Evaluation(model: model, data: data)
+        let losses = Trainer(config: TrainingConfig(epochs: 3, batchSize: 32, learningRate: 0.05, seed: 3))
+            .train(model, on: data)
+        let after = Evaluation(model: model, data: data)
+        #expect(losses.last! < losses.first!)
+        #expect(after.loss < before.loss)
+        #expect(after.accuracy > 0.6)
+        #expect(after.confusion.flatMap { $0 }.reduce(0, +) == 2000)
+    }
+}
