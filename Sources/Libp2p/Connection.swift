@@ -1,0 +1,277 @@
+public import NIOCore
+import Logging
+
+/// An authenticated, multiplexed connection to one peer; streams are opened and served through it.
+///
+/// An actor runs the muxer state machine: a read loop feeds it decrypted bytes, stream reads and
+/// writes are its methods, and frames leave in the order the actor produces them.
+public actor Connection {
+    /// Which side dialled.
+    public enum Direction: Sendable { case inbound, outbound }
+
+    struct StreamBuffer {
+        var inbound = ByteBuffer()
+        var remoteClosed = false
+        var localClosed = false
+        var reset = false
+        var readers: [CheckedContinuation<Void, Never>] = []
+        var writers: [CheckedContinuation<Void, Never>] = []
+    }
+
+    /// The remote peer's verified id.
+    public nonisolated let remotePeer: PeerID
+    /// The remote peer's identity key.
+    public nonisolated let remoteKey: PublicKey
+    /// The remote socket address.
+    public nonisolated let remoteAddress: Multiaddr?
+    /// Our socket address.
+    public nonisolated let localAddress: Multiaddr?
+    /// Who dialled.
+    public nonisolated let direction: Direction
+    /// `/yamux/1.0.0` or `/mplex/6.7.0`.
+    public nonisolated let muxerProtocol: String
+
+    let tcp: TCPConnection
+    private var muxer: any StreamMuxerStateMachine
+    private var writer: NoiseTransportWriter
+    private var pendingInput: ByteBuffer
+    private var streams: [MuxedStreamID: StreamBuffer] = [:]
+    private var closedError: Libp2pError?
+    private var pings: [UInt32: CheckedContinuation<Void, Never>] = [:]
+    private var nextPing: UInt32 = 1
+    private var inboundHandler: (@Sendable (P2PStream) -> Void)?
+    private var closeHandlers: [@Sendable (Libp2pError?) -> Void] = []
+    private let logger: Logger
+    private(set) var lastActivity: NIODeadline = .now()
+
+    init(tcp: TCPConnection, upgraded: ConnectionUpgrader.Result, direction: Direction, muxer: any StreamMuxerStateMachine, logger: Logger) {
+        self.tcp = tcp
+        remotePeer = upgraded.remotePeer
+        remoteKey = upgraded.remoteKey
+        remoteAddress = tcp.remoteAddress
+        localAddress = tcp.localAddress
+        self.direction = direction
+        muxerProtocol = upgraded.muxerProtocol
+        self.muxer = muxer
+        writer = upgraded.writer
+        pendingInput = upgraded.leftover
+        var l = logger
+        l[metadataKey: "peer"] = "\(upgraded.remotePeer)"
+        self.logger = l
+    }
+
+    /// Starts reading; `onStream` receives streams the remote opens, `onClose` the reason the connection ended.
+    func start(reader: NoiseTransportReader, onStream: @escaping @Sendable (P2PStream) -> Void, onClose: @escaping @Sendable (Libp2pError?) -> Void) {
+        inboundHandler = onStream
+        closeHandlers.append(onClose)
+        let tcp = self.tcp
+        Task {
+            var reader = reader
+            do {
+                try await self.ingest(ByteBuffer())
+                while let bytes = try await reader.read(from: tcp) {
+                    try await self.ingest(bytes)
+                }
+                await self.shutdown(Libp2pError(.closed, "the remote closed the connection"), graceful: false)
+            } catch {
+                let reason = error as? Libp2pError ?? Libp2pError(.transport, "connection failed", cause: error)
+                await self.shutdown(reason, graceful: false)
+            }
+        }
+    }
+
+    /// Whether the connection has ended.
+    public var isClosed: Bool { closedError != nil }
+
+    /// Number of open streams.
+    public var streamCount: Int { streams.count }
+
+    private func send(_ frames: ByteBuffer) throws(Libp2pError) -> EventLoopFuture<Void>? {
+        guard frames.readableBytes > 0 else { return nil }
+        return tcp.write(try writer.seal(frames))
+    }
+
+    private func ingest(_ bytes: ByteBuffer) throws {
+        guard closedError == nil else { return }
+        var bytes = bytes
+        pendingInput.writeBuffer(&bytes)
+        let action: MuxerAction
+        do {
+            action = try muxer.receive(&pendingInput, now: .now())
+        } catch {
+            logger.warning("closing connection: \(error)")
+            _ = try? send(muxer.goAway(code: YamuxFrame.goAwayProtocolError))
+            throw error
+        }
+        lastActivity = .now()
+        _ = try send(action.output)
+        for event in action.events { handle(event) }
+    }
+
+    private func handle(_ event: MuxerEvent) {
+        switch event {
+        case .streamOpened(let id):
+            streams[id] = StreamBuffer()
+            inboundHandler?(P2PStream(connection: self, id: id, protocolID: nil))
+        case .data(let id, var box):
+            guard streams[id] != nil else { return }
+            streams[id]!.inbound.writeBuffer(&box.buffer)
+            wakeReaders(id)
+        case .remoteClosedWrite(let id):
+            streams[id]?.remoteClosed = true
+            wakeReaders(id)
+        case .streamReset(let id):
+            streams[id]?.reset = true
+            wakeReaders(id)
+            wakeWriters(id)
+        case .sendWindowOpened(let id):
+            wakeWriters(id)
+        case .pong(let opaque):
+            pings.removeValue(forKey: opaque)?.resume()
+        case .goAway(let code):
+            logger.debug("remote sent GoAway \(code)")
+        }
+    }
+
+    private func wakeReaders(_ id: MuxedStreamID) {
+        guard let waiting = streams[id]?.readers, !waiting.isEmpty else { return }
+        streams[id]!.readers = []
+        for c in waiting { c.resume() }
+    }
+
+    private func wakeWriters(_ id: MuxedStreamID) {
+        guard let waiting = streams[id]?.writers, !waiting.isEmpty else { return }
+        streams[id]!.writers = []
+        for c in waiting { c.resume() }
+    }
+
+    /// Opens a raw muxed stream (no protocol negotiated yet).
+    func openRawStream() throws -> P2PStream {
+        if let closedError { throw closedError }
+        let (id, frames) = try muxer.openStream()
+        streams[id] = StreamBuffer()
+        _ = try send(frames)
+        lastActivity = .now()
+        return P2PStream(connection: self, id: id, protocolID: nil)
+    }
+
+    func read(_ id: MuxedStreamID) async throws -> ByteBuffer? {
+        while true {
+            guard var s = streams[id] else { throw Libp2pError(.closed, "stream \(id) is closed") }
+            if s.inbound.readableBytes > 0 {
+                let out = s.inbound
+                s.inbound = ByteBuffer()
+                streams[id] = s
+                _ = try? send(muxer.consumed(id, bytes: out.readableBytes, now: .now()))
+                return out
+            }
+            if s.reset { throw Libp2pError(.reset, "stream \(id) was reset") }
+            if s.remoteClosed {
+                if s.localClosed { streams[id] = nil }
+                return nil
+            }
+            if let closedError { throw closedError }
+            await withCheckedContinuation { streams[id]!.readers.append($0) }
+        }
+    }
+
+    func unread(_ id: MuxedStreamID, _ bytes: ByteBuffer) {
+        guard var s = streams[id], bytes.readableBytes > 0 else { return }
+        var combined = bytes
+        combined.writeBuffer(&s.inbound)
+        s.inbound = combined
+        streams[id] = s
+    }
+
+    func write(_ id: MuxedStreamID, _ data: ByteBuffer) async throws {
+        var data = data
+        var last: EventLoopFuture<Void>?
+        while data.readableBytes > 0 {
+            if let closedError { throw closedError }
+            guard let s = streams[id] else { throw Libp2pError(.closed, "stream \(id) is closed") }
+            if s.reset { throw Libp2pError(.reset, "stream \(id) was reset by the remote") }
+            if s.localClosed { throw Libp2pError(.closed, "stream \(id) was closed for writing") }
+            if muxer.sendWindow(id) == 0 {
+                await withCheckedContinuation { streams[id]!.writers.append($0) }
+                continue
+            }
+            last = try send(muxer.send(id, &data)) ?? last
+            lastActivity = .now()
+        }
+        // Waiting for the socket write gives backpressure to fast writers (and to mplex, which has no windows).
+        try await last?.get()
+    }
+
+    func closeWrite(_ id: MuxedStreamID) {
+        guard var s = streams[id], !s.localClosed else { return }
+        s.localClosed = true
+        _ = try? send(muxer.closeWrite(id))
+        if s.reset || (s.remoteClosed && s.inbound.readableBytes == 0) { streams[id] = nil } else { streams[id] = s }
+    }
+
+    func reset(_ id: MuxedStreamID) {
+        guard var s = streams.removeValue(forKey: id) else { return }
+        _ = try? send(muxer.reset(id))
+        s.reset = true
+        for c in s.readers + s.writers { c.resume() }
+    }
+
+    /// Sends a yamux ping and waits for the answer; returns the round-trip time.
+    ///
+    /// - Throws: ``Libp2pError/Code/protocolNegotiationFailed`` on mplex, which has no ping.
+    public func muxerPing() async throws -> Duration {
+        if let closedError { throw closedError }
+        let opaque = nextPing
+        nextPing &+= 1
+        guard let frame = muxer.ping(opaque: opaque) else {
+            throw Libp2pError(.protocolNegotiationFailed, "\(muxerProtocol) has no ping; use the ping protocol")
+        }
+        let start = ContinuousClock.now
+        _ = try send(frame)
+        await withCheckedContinuation { pings[opaque] = $0 }
+        if let closedError { throw closedError }
+        return ContinuousClock.now - start
+    }
+
+    /// Registers a closure run once when the connection ends.
+    func onClose(_ handler: @escaping @Sendable (Libp2pError?) -> Void) {
+        if let closedError { handler(closedError); return }
+        closeHandlers.append(handler)
+    }
+
+    /// Closes the connection (GoAway on yamux, then the socket).
+    public func close() async {
+        await shutdown(nil, graceful: true)
+    }
+
+    func shutdown(_ reason: Libp2pError?, graceful: Bool) async {
+        guard closedError == nil else { return }
+        closedError = reason ?? Libp2pError(.closed, "connection closed locally")
+        if let reason, reason.code != .closed {
+            logger.info("connection closed: \(reason)")
+        } else {
+            logger.debug("connection closed")
+        }
+        if graceful {
+            // Close streams with FIN rather than GoAway: py-libp2p tears the session down on any GoAway.
+            let ids = Array(streams.keys)
+            for id in ids {
+                _ = try? send(muxer.closeWrite(id))
+            }
+            let flush = tcp.write(ByteBuffer())
+            try? await flush.get()
+        }
+        tcp.close()
+        for (id, _) in streams {
+            streams[id]!.reset = true
+            wakeReaders(id)
+            wakeWriters(id)
+        }
+        for (_, c) in pings { c.resume() }
+        pings = [:]
+        let handlers = closeHandlers
+        closeHandlers = []
+        inboundHandler = nil
+        for h in handlers { h(reason) }
+    }
+}

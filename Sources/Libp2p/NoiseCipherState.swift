@@ -1,0 +1,58 @@
+import Crypto
+import Foundation
+
+/// One direction of a Noise transport: a ChaCha20-Poly1305 key and a nonce counter.
+///
+/// The nonce is 4 zero bytes followed by the little-endian 64-bit counter, as Noise specifies.
+public struct NoiseCipherState: Sendable {
+    /// Bytes of the Poly1305 tag added to every ciphertext.
+    public static let tagLength = 16
+
+    private let key: SymmetricKey
+    /// The next nonce.
+    public private(set) var nonce: UInt64 = 0
+
+    init(key: [UInt8]) {
+        self.key = SymmetricKey(data: key)
+    }
+
+    private mutating func nextNonce() throws(Libp2pError) -> ChaChaPoly.Nonce {
+        guard nonce < UInt64.max else { throw Libp2pError(.handshakeFailed, "Noise nonce exhausted; reconnect") }
+        var bytes = [UInt8](repeating: 0, count: 12)
+        var n = nonce
+        for i in 4..<12 { bytes[i] = UInt8(truncatingIfNeeded: n); n >>= 8 }
+        nonce += 1
+        // 12 bytes is always a valid ChaCha20-Poly1305 nonce.
+        return try! ChaChaPoly.Nonce(data: bytes)
+    }
+
+    /// Encrypts `plaintext` with associated data `ad`; returns ciphertext ‖ tag.
+    mutating func encrypt(_ plaintext: some DataProtocol, ad: [UInt8] = []) throws(Libp2pError) -> [UInt8] {
+        let n = try nextNonce()
+        do {
+            let box = try ChaChaPoly.seal(plaintext, using: key, nonce: n, authenticating: ad)
+            var out = [UInt8](box.ciphertext)
+            out.append(contentsOf: box.tag)
+            return out
+        } catch {
+            throw Libp2pError(.handshakeFailed, "ChaCha20-Poly1305 encryption failed", cause: error)
+        }
+    }
+
+    /// Decrypts ciphertext ‖ tag with associated data `ad`.
+    ///
+    /// - Throws: ``Libp2pError/Code/handshakeFailed`` if the tag does not verify.
+    public mutating func decrypt(_ ciphertext: [UInt8], ad: [UInt8] = []) throws(Libp2pError) -> [UInt8] {
+        guard ciphertext.count >= Self.tagLength else {
+            throw Libp2pError(.handshakeFailed, "Noise ciphertext shorter than its tag")
+        }
+        let n = try nextNonce()
+        do {
+            let split = ciphertext.count - Self.tagLength
+            let box = try ChaChaPoly.SealedBox(nonce: n, ciphertext: ciphertext[..<split], tag: ciphertext[split...])
+            return [UInt8](try ChaChaPoly.open(box, using: key, authenticating: ad))
+        } catch {
+            throw Libp2pError(.handshakeFailed, "Noise message failed authentication (corrupt or forged)", cause: error)
+        }
+    }
+}

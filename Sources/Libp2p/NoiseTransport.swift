@@ -1,0 +1,64 @@
+public import NIOCore
+
+/// The receiving half of a Noise transport: reassembles 2-byte-length frames and decrypts them.
+public struct NoiseTransportReader: Sendable {
+    private var cipher: NoiseCipherState
+    /// Encrypted bytes not yet forming a whole frame.
+    var raw: ByteBuffer
+
+    /// A reader with `cipher`, starting with already-received bytes `raw`.
+    public init(cipher: NoiseCipherState, raw: ByteBuffer) {
+        self.cipher = cipher
+        self.raw = raw
+    }
+
+    /// Decrypts every whole frame buffered so far.
+    ///
+    /// - Throws: ``Libp2pError/Code/handshakeFailed`` if a frame fails authentication.
+    public mutating func decryptAvailable() throws(Libp2pError) -> ByteBuffer {
+        var out = ByteBuffer()
+        while let frame = try NoiseHandshake.readFrame(from: &raw) {
+            out.writeBytes(try cipher.decrypt(frame))
+        }
+        return out
+    }
+
+    /// Reads from `connection` until at least one plaintext byte is available; `nil` at end of stream.
+    public mutating func read(from connection: TCPConnection) async throws -> ByteBuffer? {
+        while true {
+            let plain = try decryptAvailable()
+            if plain.readableBytes > 0 { return plain }
+            guard var more = try await connection.read() else {
+                if raw.readableBytes > 0 {
+                    throw Libp2pError(.protocolViolation, "connection ended inside a Noise frame")
+                }
+                return nil
+            }
+            raw.writeBuffer(&more)
+        }
+    }
+}
+
+/// The sending half of a Noise transport: encrypts into frames of at most 65,535 bytes.
+public struct NoiseTransportWriter: Sendable {
+    /// Largest plaintext per frame (65,535 minus the 16-byte tag).
+    public static let maxPlaintext = NoiseHandshake.maxFrameLength - NoiseCipherState.tagLength
+    private var cipher: NoiseCipherState
+
+    /// A writer with `cipher`.
+    public init(cipher: NoiseCipherState) { self.cipher = cipher }
+
+    /// Encrypts `plaintext` into frames; never emits an empty frame (py-libp2p reads one as EOF).
+    public mutating func seal(_ plaintext: ByteBuffer) throws(Libp2pError) -> ByteBuffer {
+        var input = plaintext
+        var out = ByteBuffer()
+        out.reserveCapacity(input.readableBytes + (input.readableBytes / Self.maxPlaintext + 1) * 18)
+        while input.readableBytes > 0 {
+            let chunk = input.readSlice(length: min(input.readableBytes, Self.maxPlaintext))!
+            let sealed = try cipher.encrypt(Array(chunk.readableBytesView))
+            out.writeInteger(UInt16(sealed.count))
+            out.writeBytes(sealed)
+        }
+        return out
+    }
+}
