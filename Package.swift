@@ -105,6 +105,7 @@ let package = Package(
             dependencies: [
                 "MeshTensor",
                 "MeshNN",
+                "MeshLedger",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
