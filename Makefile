@@ -18,8 +18,8 @@ test: setup
 	$(SWIFT) test --skip-build
 
 bench: setup
-	$(SWIFT) build $(CONFIG_RELEASE) --product meshfl --product meshfl-bench
-	/usr/bin/python3 bench/run.py --bin "$(BIN_RELEASE)"
+	$(SWIFT) build $(CONFIG_RELEASE) --product meshfl-bench
+	/usr/bin/python3 bench/run.py --bin "$(BIN_RELEASE)" $(BENCH_FLAGS)
 
 fuzz: setup
 	scripts/fuzz $(FUZZ_SECONDS)

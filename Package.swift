@@ -112,6 +112,18 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // MARK: Benchmarks (make bench)
+        .executableTarget(
+            name: "meshfl-bench",
+            dependencies: [
+                "MeshTensor",
+                "MeshNN",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Sources/meshfl-bench",
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: Tests
         .testTarget(
             name: "MeshTensorTests",
