@@ -16,6 +16,7 @@ public final class Sequential {
     public let layers: [any Layer]
     /// Every trainable parameter, in `state_dict` order.
     public let parameters: [Parameter]
+    private let firstTrainable: Int
 
     /// Builds and initialises the network for `spec`, PyTorch's default
     /// initialisation drawn from a generator seeded with `seed`.
@@ -55,7 +56,14 @@ public final class Sequential {
                 layers.append(LayerNorm(shape: inputShape, epsilon: eps, name: name))
             }
         }
-        if let first = layers.first as? Conv2D { first.computesInputGradient = false }
+        // Nothing before the first layer with parameters needs a gradient:
+        // backward stops there, and that layer skips its input gradient.
+        let firstTrainable = layers.firstIndex { !$0.parameters.isEmpty } ?? layers.count
+        if firstTrainable < layers.count {
+            (layers[firstTrainable] as? Conv2D)?.computesInputGradient = false
+            (layers[firstTrainable] as? Dense)?.computesInputGradient = false
+        }
+        self.firstTrainable = firstTrainable
         self.spec = spec
         self.layers = layers
         self.parameters = layers.flatMap(\.parameters)
@@ -72,7 +80,9 @@ public final class Sequential {
     /// the last training forward pass, accumulating parameter gradients.
     public func backward(_ outputGradient: Tensor) {
         var g = outputGradient
-        for layer in layers.reversed() { g = layer.backward(g) }
+        for index in stride(from: layers.count - 1, through: firstTrainable, by: -1) {
+            g = layers[index].backward(g)
+        }
     }
 
     /// Clears every parameter's gradient.
