@@ -1,0 +1,144 @@
+import Foundation
+import NIOPosix
+import Testing
+@testable import MeshStorage
+
+/// One suite, two backends: `S3BlobStore` against a real LocalStack (started
+/// and stopped here, signature validation on) and `LocalBlobStore` behind the
+/// node's own `PresignedServer`. Both must pass the same checks; a missing
+/// LocalStack is a failure, not a skip.
+struct BlobStoreTests {
+    enum Backend: String, CaseIterable, Sendable, CustomTestStringConvertible {
+        case localstack, node
+        var testDescription: String { rawValue }
+    }
+
+    /// A running backend: the store under test, a second store whose clock is
+    /// an hour behind (its URLs are already expired), and how to stop it.
+    struct Running {
+        let store: any BlobStore
+        let staleStore: any BlobStore
+        let multipartSize: Int
+        let stop: () async throws -> Void
+    }
+
+    static func start(_ backend: Backend, directory: URL) async throws -> Running {
+        let past: @Sendable () -> Date = { Date().addingTimeInterval(-3600) }
+        switch backend {
+        case .localstack:
+            let localstack = try await LocalStack.start(directory: directory)
+            let creds = SigV4Credentials(accessKeyID: "test", secretAccessKey: "test")
+            var s3 = try S3BlobStore(endpoint: localstack.endpoint, region: "us-east-1", bucket: "meshfl-test", credentials: creds)
+            s3.multipartThreshold = 6 << 20
+            s3.partSize = S3BlobStore.minimumPartSize
+            s3.parallelUploads = 3
+            try await s3.createBucket()
+            let stale = try S3BlobStore(endpoint: localstack.endpoint, region: "us-east-1", bucket: "meshfl-test", credentials: creds, now: past)
+            return Running(store: s3, staleStore: stale, multipartSize: 12 << 20 + 12345, stop: { localstack.stop() })
+        case .node:
+            let blocks = try BlockStore(directory: directory.appending(path: "node"))
+            let unserved = try LocalBlobStore(blocks: blocks, blockSize: 256 * 1024)
+            let server = try await PresignedServer.start(store: unserved)
+            let endpoint = URL(string: "http://127.0.0.1:\(server.port)")!
+            let local = try LocalBlobStore(blocks: blocks, endpoint: endpoint, blockSize: 256 * 1024)
+            let stale = try LocalBlobStore(blocks: blocks, endpoint: endpoint, blockSize: 256 * 1024, now: past)
+            return Running(store: local, staleStore: stale, multipartSize: 3 << 20 + 12345, stop: { try await server.stop() })
+        }
+    }
+
+    /// Sends a raw HTTP request to a (presigned) URL, as a trainer would.
+    static func fetch(_ url: URL, method: String, body: Data = Data(), headers: [(String, String)] = []) async throws -> HTTPClient.Response {
+        let target = url.path(percentEncoded: true) + (url.query(percentEncoded: true).map { "?" + $0 } ?? "")
+        return try await HTTPClient().execute(method: method, host: url.host!, port: url.port!, target: target,
+                                              headers: headers, body: body.isEmpty ? .empty : .data(body))
+    }
+
+    static func tamper(_ url: URL, _ edit: (String) -> String) -> URL { URL(string: edit(url.absoluteString))! }
+
+    @Test(.timeLimit(.minutes(3)), arguments: Backend.allCases)
+    func theSameSuitePassesOnEveryBackend(_ backend: Backend) async throws {
+        let directory = try TestSupport.temporaryDirectory("meshfl-blob-\(backend)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let running = try await Self.start(backend, directory: directory)
+        do {
+            try await Self.checks(running, directory: directory)
+        } catch {
+            try? await running.stop()
+            throw error
+        }
+        try await running.stop()
+    }
+
+    static func checks(_ running: Running, directory: URL) async throws {
+        let store = running.store
+
+        // put / get / head / list / delete
+        let small = TestSupport.bytes(100_000, seed: 1)
+        let info = try await store.put(key: "jobs/1/small.bin", data: small, contentType: "application/x-shard")
+        #expect(info.sha256 == SigV4Signer.sha256Hex(small))
+        #expect(try await store.get(key: "jobs/1/small.bin") == small)
+        let head = try #require(try await store.head(key: "jobs/1/small.bin"))
+        #expect(head.size == 100_000)
+        #expect(head.sha256 == SigV4Signer.sha256Hex(small))
+        #expect(head.contentType == "application/x-shard")
+        #expect(try await store.head(key: "jobs/1/absent.bin") == nil)
+
+        // multipart-sized object, streamed from and to files
+        let bigFile = directory.appending(path: "big.bin")
+        let big = TestSupport.bytes(running.multipartSize, seed: 2)
+        try big.write(to: bigFile)
+        let bigInfo = try await store.put(key: "jobs/1/big.bin", file: bigFile, contentType: nil)
+        #expect(bigInfo.size == Int64(big.count))
+        let bigOut = directory.appending(path: "big.out")
+        let got = try await store.get(key: "jobs/1/big.bin", to: bigOut)
+        #expect(got.sha256 == SigV4Signer.sha256Hex(big))
+        #expect(try Data(contentsOf: bigOut) == big)
+        #expect(try await store.head(key: "jobs/1/big.bin")?.sha256 == SigV4Signer.sha256Hex(big))
+
+        #expect(try await store.list(prefix: "jobs/1/").map(\.key) == ["jobs/1/big.bin", "jobs/1/small.bin"])
+        try await store.delete(key: "jobs/1/big.bin")
+        #expect(try await store.head(key: "jobs/1/big.bin") == nil)
+        #expect(try await store.list(prefix: "jobs/").map(\.key) == ["jobs/1/small.bin"])
+
+        // presigned PUT then GET, with a signed content type
+        let payload = Data("trained weights, sealed".utf8)
+        let putURL = try store.presignedURL(key: "jobs/1/result.bin", method: .put, expires: 600, contentType: "application/octet-stream")
+        let put = try await fetch(putURL, method: "PUT", body: payload, headers: [("Content-Type", "application/octet-stream")])
+        #expect(put.status == 200, "presigned PUT: \(put.status) \(String(decoding: put.body, as: UTF8.self))")
+        let getURL = try store.presignedURL(key: "jobs/1/result.bin", method: .get, expires: 600, contentType: nil)
+        let get = try await fetch(getURL, method: "GET")
+        #expect(get.status == 200, "presigned GET: \(get.status) \(String(decoding: get.body, as: UTF8.self))")
+        #expect(get.body == payload)
+
+        // refusals
+        let tampered = tamper(getURL) { url in
+            let range = url.range(of: "X-Amz-Signature=")!
+            var sig = Array(url[range.upperBound...])
+            sig[0] = sig[0] == "a" ? "b" : "a"
+            return String(url[..<range.upperBound]) + String(sig)
+        }
+        #expect(try await fetch(tampered, method: "GET").status == 403, "tampered signature accepted")
+        let otherKey = tamper(getURL) { $0.replacingOccurrences(of: "result.bin", with: "small.bin") }
+        #expect(try await fetch(otherKey, method: "GET").status == 403, "changed key accepted")
+        let expired = try running.staleStore.presignedURL(key: "jobs/1/result.bin", method: .get, expires: 60, contentType: nil)
+        #expect(try await fetch(expired, method: "GET").status == 403, "expired URL accepted")
+        let misused = try await fetch(getURL, method: "PUT", body: Data("overwritten".utf8))
+        #expect(misused.status == 403, "GET URL used for PUT accepted")
+        let wrongType = try await fetch(putURL, method: "PUT", body: payload, headers: [("Content-Type", "text/html")])
+        #expect(wrongType.status == 403, "PUT with another content type accepted")
+        #expect(try await store.get(key: "jobs/1/result.bin") == payload)
+    }
+
+    @Test func requestsCarryNoChecksumHeadersAndAreSigned() throws {
+        let s3 = try S3BlobStore(endpoint: URL(string: "http://127.0.0.1:4566")!, region: "us-east-1", bucket: "b",
+                                 credentials: .init(accessKeyID: "test", secretAccessKey: "test"))
+        let headers = s3.signedHeaders(method: "PUT", key: "a b.bin", query: [], headers: [("x-amz-meta-sha256", "00")], payloadHash: "00")
+        #expect(!headers.contains { $0.0.lowercased().hasPrefix("x-amz-checksum") })
+        let auth = try #require(headers.first { $0.0 == "Authorization" }?.1)
+        #expect(auth.contains("SignedHeaders=host;x-amz-content-sha256;x-amz-date;x-amz-meta-sha256,"))
+        #expect(s3.addressing.target("a b.bin", query: [("uploads", "")]) == "/b/a%20b.bin?uploads=")
+        #expect(throws: StorageError.self) {
+            try S3BlobStore(endpoint: URL(string: "https://o3-rc2.akave.xyz")!, region: "us-south-1", bucket: "b", credentials: .init(accessKeyID: "k", secretAccessKey: "s"))
+        }
+    }
+}
