@@ -31,6 +31,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/grpc/grpc-swift-2.git", from: "2.4.3"),
     ],
     targets: [
         // MARK: System libraries
@@ -89,6 +90,7 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -157,7 +159,11 @@ let package = Package(
         ),
         .testTarget(
             name: "MeshLedgerTests",
-            dependencies: ["MeshLedger", "MeshLedgerWorker"],
+            dependencies: [
+                "MeshLedger",
+                "MeshLedgerWorker",
+                .product(name: "GRPCInProcessTransport", package: "grpc-swift-2"),
+            ],
             swiftSettings: swiftSettings
         ),
     ]

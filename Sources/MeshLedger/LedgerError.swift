@@ -39,6 +39,10 @@ public struct LedgerError: Error, Sendable, CustomStringConvertible {
         case storage
         /// Replaying the log disagrees with the stored state or running hashes.
         case verificationFailed
+        /// This ledger backend does not offer the operation; use one that does.
+        case unsupported
+        /// A Hedera node refused or failed the transaction (the message names the HAPI status).
+        case rejected
     }
 
     /// The kind of failure.

@@ -3,6 +3,8 @@ public struct TransactionReceipt: Hashable, Sendable {
     /// The transaction's id.
     public var transactionID: TransactionID
     /// When it reached consensus (for an idempotent replay, when the original did).
+    /// `HederaLedger` puts the valid start here: HAPI receipts carry no consensus
+    /// time; the mirror node has it.
     public var consensusTimestamp: ConsensusTimestamp
     /// The account a `cryptoCreateAccount` created.
     public var accountID: AccountID?
