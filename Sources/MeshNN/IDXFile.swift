@@ -77,9 +77,11 @@ public struct IDXFile: Sendable, Hashable {
         func fail(_ code: FormatError.Code, _ message: String) -> FormatError {
             FormatError(code, "\(source): \(message)")
         }
-        let bytes = [UInt8](raw)
+        // Only the header is copied here; the payload is copied once, at the end.
+        let bytes = [UInt8](raw.prefix(4 + 4 * 255))
+        let total = raw.count
         guard bytes.count >= 4 else {
-            throw fail(.truncated, "\(bytes.count) bytes is too short for an IDX header; the file is truncated")
+            throw fail(.truncated, "\(total) bytes is too short for an IDX header; the file is truncated")
         }
         guard bytes[0] == 0, bytes[1] == 0, let type = DataType(rawValue: bytes[2]) else {
             throw fail(.malformed, String(format: "magic %02x %02x %02x is not an IDX header (00 00 type rank); "
@@ -89,7 +91,7 @@ public struct IDXFile: Sendable, Hashable {
         guard rank >= 1 else { throw fail(.malformed, "an IDX array of rank 0 has no dimensions") }
         let headerSize = 4 + 4 * rank
         guard bytes.count >= headerSize else {
-            throw fail(.truncated, "the header lists \(rank) dimensions but the file ends after \(bytes.count) bytes")
+            throw fail(.truncated, "the header lists \(rank) dimensions but the file ends after \(total) bytes")
         }
         var shape: [Int] = []
         var elements = 1
@@ -104,7 +106,7 @@ public struct IDXFile: Sendable, Hashable {
             }
         }
         let expected = elements * type.size
-        let found = bytes.count - headerSize
+        let found = total - headerSize
         guard found >= expected else {
             throw fail(.truncated, "shape \(shape) of \(type) needs \(expected) data bytes but the file has \(found); "
                 + "the file is truncated, download or copy it again")
@@ -112,7 +114,7 @@ public struct IDXFile: Sendable, Hashable {
         guard found == expected else {
             throw fail(.malformed, "\(found - expected) unexpected bytes after the \(shape) \(type) array")
         }
-        self.init(dataType: type, shape: shape, payload: Array(bytes[headerSize...]))
+        self.init(dataType: type, shape: shape, payload: [UInt8](raw[(raw.startIndex + headerSize)...]))
     }
 
     /// The number of elements.

@@ -37,6 +37,20 @@ struct PartitionerTests {
         _ = Self.checkDisjoint(a, total: Self.labels.count)
     }
 
+    /// The exact split for a seed is part of meshfl's determinism contract (requesters and
+    /// verifiers recompute it); a change here changes every job's shards.
+    @Test func pinnedSplitsForSeed42() throws {
+        let iid = try Partitioner.iid.partition(labels: Self.labels, classCount: 10, clients: 7, seed: 42)
+        #expect(iid.map(\.count) == [714, 714, 714, 715, 714, 714, 715])
+        #expect(iid[0].prefix(6) == [11, 12, 28, 29, 53, 70])
+        let dirichlet = try Partitioner.dirichlet(alpha: 0.5).partition(labels: Self.labels, classCount: 10, clients: 7, seed: 42)
+        #expect(dirichlet.map(\.count) == [989, 499, 719, 427, 747, 1167, 452])
+        #expect(dirichlet[0].prefix(6) == [0, 3, 8, 18, 27, 28])
+        let shards = try Partitioner.shards(classesPerClient: 2).partition(labels: Self.labels, classCount: 10, clients: 7, seed: 42)
+        #expect(shards.map(\.count) == Array(repeating: 714, count: 7))
+        #expect(shards[0].prefix(6) == [4, 5, 14, 15, 24, 25])
+    }
+
     @Test func iidIsBalancedAndComplete() throws {
         let parts = try Partitioner.iid.partition(labels: Self.labels, classCount: 10, clients: 7, seed: 1)
         #expect(Self.checkDisjoint(parts, total: 5000).count == 5000)
