@@ -47,6 +47,11 @@ struct ModelSpecTests {
         #expect(try spec.validate().map { $0 } == [[4, 10, 10], [4, 5, 5], [4, 2, 2], [4, 1, 1], [4, 1, 1], [4, 1, 1],
                                                    [4, 1, 1], [4, 1, 1], [4], [4], [3], [3]])
         #expect(try spec.parameterShapes().map(\.name) == ["0.weight", "0.bias", "1.weight", "4.weight", "4.bias", "10.weight"])
+        // Saving omits defaults and keeps floats short; loading the saved form gives the same spec.
+        let saved = String(decoding: spec.jsonData(pretty: false), as: UTF8.self)
+        #expect(saved.contains(#"{"p":0.25,"type":"dropout"}"#) && saved.contains(#"{"type":"layernorm"}"#), "\(saved)")
+        #expect(saved.contains(#"{"bias":false,"filters":4,"kernel":3,"padding":1,"stride":2,"type":"conv2d"}"#), "\(saved)")
+        #expect(try ModelSpec(json: spec.jsonData()) == spec)
     }
 
     @Test func saveIsStableAndRoundTrips() throws {
