@@ -168,3 +168,26 @@ let package = Package(
         ),
     ]
 )
+
+// MARK: Fuzz targets
+// One libFuzzer target per decoder of bytes from the network or from disk, in
+// Fuzz/<name>/. libFuzzer supplies `main`, so they exist only when
+// MESHFL_FUZZ is set: `scripts/fuzz` (make fuzz) builds them with
+// `--sanitize=fuzzer` in a scratch folder of their own.
+let fuzzTargets: [(name: String, dependencies: [Target.Dependency])] = [
+    ("safetensors", ["MeshNN"]),
+    ("idx", ["MeshNN"]),
+    ("shard", ["MeshNN"]),
+    ("modelspec", ["MeshNN"]),
+    ("csv", ["MeshNN"]),
+]
+if Context.environment["MESHFL_FUZZ"] != nil {
+    for target in fuzzTargets {
+        package.targets.append(.executableTarget(
+            name: "fuzz-\(target.name)",
+            dependencies: target.dependencies,
+            path: "Fuzz/\(target.name)",
+            swiftSettings: swiftSettings + [.unsafeFlags(["-parse-as-library"])]
+        ))
+    }
+}
