@@ -108,6 +108,7 @@ let package = Package(
                 "MeshTensor",
                 "MeshNN",
                 "MeshLedger",
+                "MeshStorage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
