@@ -181,6 +181,7 @@ let fuzzTargets: [(name: String, dependencies: [Target.Dependency])] = [
     ("shard", ["MeshNN"]),
     ("modelspec", ["MeshNN"]),
     ("csv", ["MeshNN"]),
+    ("hapi", ["MeshLedger"]),
 ]
 if Context.environment["MESHFL_FUZZ"] != nil {
     for target in fuzzTargets {
