@@ -7,7 +7,7 @@ public import MeshTensor
 /// ```swift
 /// let model = try Sequential(spec: spec, seed: 7)
 /// let logits = model.forward(batch, training: false)
-/// try model.load(SafeTensors.read(from: url))
+/// try model.load(SafeTensors(contentsOf: url).tensors)
 /// ```
 public final class Sequential {
     /// The spec the network was built from.
