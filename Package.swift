@@ -105,6 +105,7 @@ let package = Package(
         .executableTarget(
             name: "meshfl",
             dependencies: [
+                "Libp2p",
                 "MeshTensor",
                 "MeshNN",
                 "MeshLedger",

@@ -258,10 +258,13 @@ public actor Connection {
             for id in ids {
                 _ = try? send(muxer.closeWrite(id))
             }
-            let flush = tcp.write(ByteBuffer())
-            try? await flush.get()
+            // Close once the FINs are flushed, but never wait on a peer that stopped reading.
+            let tcp = self.tcp
+            tcp.write(ByteBuffer()).whenComplete { _ in tcp.close() }
+            tcp.channel.eventLoop.scheduleTask(in: .seconds(1)) { tcp.close() }
+        } else {
+            tcp.close()
         }
-        tcp.close()
         for (id, _) in streams {
             streams[id]!.reset = true
             wakeReaders(id)

@@ -18,7 +18,7 @@ struct Meshfl: AsyncParsableCommand {
               meshfl train --model examples/mlp.json --epochs 5 --out mlp.safetensors
               meshfl eval --model examples/mlp.json --weights mlp.safetensors
             """,
-        subcommands: [TrainCommand.self, EvalCommand.self, DemoCommand.self, LedgerCommand.self, StoreCommand.self]
+        subcommands: [TrainCommand.self, EvalCommand.self, DemoCommand.self, LedgerCommand.self, StoreCommand.self, P2PCommand.self]
     )
 
     static func main() async {
