@@ -6,6 +6,8 @@ import Crypto
 /// Shared helpers for network tests: hosts on 127.0.0.1, an echo protocol, bounded waits.
 enum TestSupport {
     static let echoProtocol = "/meshfl/test/echo/1.0.0"
+    /// Echo of a request that starts with its 8-byte big-endian length (py-libp2p's mplex cannot half-close).
+    static let framedEchoProtocol = "/meshfl/test/echo-framed/1.0.0"
 
     static func host(muxers: [String]? = nil, configure: (inout Host.Configuration) -> Void = { _ in }) async throws -> Host {
         var config = Host.Configuration()
@@ -17,6 +19,18 @@ enum TestSupport {
         await host.setHandler(echoProtocol) { stream in
             do {
                 while let chunk = try await stream.read() { try await stream.write(chunk) }
+            } catch {}
+            await stream.closeWrite()
+        }
+        await host.setHandler(framedEchoProtocol) { stream in
+            do {
+                let header = try await stream.read(exactly: 8)
+                var remaining = Int(header.getInteger(at: header.readerIndex, as: UInt64.self)!)
+                while remaining > 0, var chunk = try await stream.read() {
+                    if chunk.readableBytes > remaining { chunk = chunk.getSlice(at: chunk.readerIndex, length: remaining)! }
+                    remaining -= chunk.readableBytes
+                    try await stream.write(chunk)
+                }
             } catch {}
             await stream.closeWrite()
         }
