@@ -184,6 +184,10 @@ let fuzzTargets: [(name: String, dependencies: [Target.Dependency])] = [
     ("modelspec", ["MeshNN"]),
     ("csv", ["MeshNN"]),
     ("hapi", ["MeshLedger"]),
+    ("cid", ["MeshStorage"]),
+    ("manifest", ["MeshStorage"]),
+    ("sealed", ["MeshStorage", .product(name: "Crypto", package: "swift-crypto")]),
+    ("presigned", ["MeshStorage"]),
 ]
 if Context.environment["MESHFL_FUZZ"] != nil {
     for target in fuzzTargets {

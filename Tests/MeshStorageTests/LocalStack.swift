@@ -46,7 +46,9 @@ final class LocalStack: Sendable {
         let deadline = ContinuousClock.now + .seconds(120)
         while ContinuousClock.now < deadline {
             guard process.isRunning else { break }
-            if let response = try? await HTTPClient().execute(method: "GET", host: "127.0.0.1", port: port, target: "/_localstack/health", headers: []),
+            var probe = HTTPClient()
+            probe.timeout = .seconds(5)
+            if let response = try? await probe.execute(method: "GET", host: "127.0.0.1", port: port, target: "/_localstack/health", headers: []),
                response.status == 200, String(decoding: response.body, as: UTF8.self).contains("\"s3\"") {
                 return instance
             }
