@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import NIOPosix
 import Testing
@@ -101,7 +102,11 @@ struct BlobStoreTests {
         #expect(try await store.list(prefix: "jobs/").map(\.key) == ["jobs/1/small.bin"])
 
         // presigned PUT then GET, with a signed content type
-        let payload = Data("trained weights, sealed".utf8)
+        // The trainer's path: seal the weights to the requester, PUT them at the
+        // URL it was handed; the requester GETs and opens them.
+        let requester = Curve25519.KeyAgreement.PrivateKey()
+        let weights = TestSupport.bytes(70_000, seed: 3)
+        let payload = try Sealer.seal(weights, to: requester.publicKey, chunkSize: 16_384)
         let putURL = try store.presignedURL(key: "jobs/1/result.bin", method: .put, expires: 600, contentType: "application/octet-stream")
         let put = try await fetch(putURL, method: "PUT", body: payload, headers: [("Content-Type", "application/octet-stream")])
         #expect(put.status == 200, "presigned PUT: \(put.status) \(String(decoding: put.body, as: UTF8.self))")
@@ -109,6 +114,7 @@ struct BlobStoreTests {
         let get = try await fetch(getURL, method: "GET")
         #expect(get.status == 200, "presigned GET: \(get.status) \(String(decoding: get.body, as: UTF8.self))")
         #expect(get.body == payload)
+        #expect(try Sealer.open(get.body, with: requester) == weights)
 
         // refusals
         let tampered = tamper(getURL) { url in
