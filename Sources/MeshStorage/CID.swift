@@ -77,13 +77,16 @@ public struct CID: Hashable, Sendable, Comparable, CustomStringConvertible, Coda
         Array(SHA256.hash(data: content)) == digest
     }
 
+    /// Orders CIDs by digest bytes (a stable order for listings).
     public static func < (lhs: CID, rhs: CID) -> Bool { lhs.digest.lexicographicallyPrecedes(rhs.digest) }
 
+    /// Decodes the string form, `bafkrei…`.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
         try self.init(parsing: container.decode(String.self))
     }
 
+    /// Encodes the string form, `bafkrei…`.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         try container.encode(description)

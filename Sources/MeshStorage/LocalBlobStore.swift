@@ -100,10 +100,12 @@ public struct LocalBlobStore: BlobStore {
         return Self.info(record)
     }
 
+    /// Chunks the file into the block store (streaming) and records the key; see ``BlobStore/put(key:file:contentType:)``.
     public func put(key: String, file: URL, contentType: String?) async throws -> BlobInfo {
         try importFile(key: key, path: file.path, contentType: contentType)
     }
 
+    /// Writes the object to `file`, every block checked against its CID.
     public func get(key: String, to file: URL) async throws -> BlobInfo {
         guard let record = try record(key) else {
             throw StorageError(code: .notFound, message: "no object '\(key)' in the local store")
@@ -113,16 +115,19 @@ public struct LocalBlobStore: BlobStore {
         return Self.info(record)
     }
 
+    /// The object's record, or nil.
     public func head(key: String) async throws -> BlobInfo? {
         try record(key).map(Self.info)
     }
 
+    /// Removes the key and its pin; blocks go at the next garbage collection.
     public func delete(key: String) async throws {
         guard let record = try record(key) else { return }
         unlink(recordPath(key))
         blocks.unpin(record.root, holder: Self.holder(key))
     }
 
+    /// Objects whose keys start with `prefix`, sorted by key.
     public func list(prefix: String) async throws -> [BlobInfo] {
         FileOps.list(objectsPath)
             .compactMap { name -> Record? in
@@ -134,6 +139,7 @@ public struct LocalBlobStore: BlobStore {
             .map(Self.info)
     }
 
+    /// A URL ``PresignedServer`` at ``endpoint`` accepts until it expires.
     public func presignedURL(key: String, method: PresignedMethod, expires: Int, contentType: String?) throws -> URL {
         try Self.validate(key: key)
         try Self.validate(expires: expires)

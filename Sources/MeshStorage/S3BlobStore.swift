@@ -121,6 +121,7 @@ public struct S3BlobStore: BlobStore {
 
     // MARK: BlobStore
 
+    /// Uploads the file (one PUT, or multipart at ``multipartThreshold``) with its SHA-256 as `x-amz-meta-sha256`.
     public func put(key: String, file: URL, contentType: String?) async throws -> BlobInfo {
         try Self.validate(key: key)
         let (size, sha256) = try Self.hashFile(file.path)
@@ -187,6 +188,7 @@ public struct S3BlobStore: BlobStore {
         return (index, etag)
     }
 
+    /// Downloads into `file` (atomically) and checks the stored SHA-256.
     public func get(key: String, to file: URL) async throws -> BlobInfo {
         try Self.validate(key: key)
         let directory = file.deletingLastPathComponent().path
@@ -205,6 +207,7 @@ public struct S3BlobStore: BlobStore {
         return BlobInfo(key: key, size: size, sha256: sha256, contentType: response.header("Content-Type"))
     }
 
+    /// HEAD: size, stored SHA-256 and content type, or nil on 404.
     public func head(key: String) async throws -> BlobInfo? {
         try Self.validate(key: key)
         let response = try await send("HEAD", key: key, accept: [404])
@@ -213,11 +216,13 @@ public struct S3BlobStore: BlobStore {
                         sha256: response.header("x-amz-meta-sha256"), contentType: response.header("Content-Type"))
     }
 
+    /// DELETE; a missing key is not an error.
     public func delete(key: String) async throws {
         try Self.validate(key: key)
         _ = try await send("DELETE", key: key, accept: [404])
     }
 
+    /// ListObjectsV2, following continuation tokens.
     public func list(prefix: String) async throws -> [BlobInfo] {
         var results: [BlobInfo] = []
         var token: String?
@@ -235,6 +240,7 @@ public struct S3BlobStore: BlobStore {
         return results.sorted { $0.key < $1.key }
     }
 
+    /// A SigV4 presigned URL (`UNSIGNED-PAYLOAD`), path-style.
     public func presignedURL(key: String, method: PresignedMethod, expires: Int, contentType: String?) throws -> URL {
         try Self.validate(key: key)
         try Self.validate(expires: expires)

@@ -10,6 +10,7 @@ public struct StorageError: Error, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         let name: String
         init(_ name: String) { self.name = name }
+        /// The code's name.
         public var description: String { name }
 
         /// A CID string or its bytes are malformed or use an unsupported codec/hash.
