@@ -70,6 +70,12 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        .target(
+            name: "Gossipsub",
+            dependencies: ["Libp2p"],
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: Storage
         .target(
             name: "MeshStorage",
@@ -150,6 +156,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "GossipsubTests",
+            dependencies: ["Gossipsub", "Libp2p"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "MeshStorageTests",
             dependencies: [
                 "MeshStorage",
@@ -183,11 +194,11 @@ let fuzzTargets: [(name: String, dependencies: [Target.Dependency])] = [
     ("shard", ["MeshNN"]),
     ("modelspec", ["MeshNN"]),
     ("csv", ["MeshNN"]),
-    ("hapi", ["MeshLedger"]),
     ("cid", ["MeshStorage"]),
     ("manifest", ["MeshStorage"]),
     ("sealed", ["MeshStorage", .product(name: "Crypto", package: "swift-crypto")]),
     ("presigned", ["MeshStorage"]),
+    ("hapi", ["MeshLedger"]),
 ]
 if Context.environment["MESHFL_FUZZ"] != nil {
     for target in fuzzTargets {
