@@ -194,11 +194,11 @@ let fuzzTargets: [(name: String, dependencies: [Target.Dependency])] = [
     ("shard", ["MeshNN"]),
     ("modelspec", ["MeshNN"]),
     ("csv", ["MeshNN"]),
+    ("hapi", ["MeshLedger"]),
     ("cid", ["MeshStorage"]),
     ("manifest", ["MeshStorage"]),
     ("sealed", ["MeshStorage", .product(name: "Crypto", package: "swift-crypto")]),
     ("presigned", ["MeshStorage"]),
-    ("hapi", ["MeshLedger"]),
 ]
 if Context.environment["MESHFL_FUZZ"] != nil {
     for target in fuzzTargets {
