@@ -91,15 +91,13 @@ final class PyPeer: @unchecked Sendable {
 struct PyInteropTests {
     static let muxers = ["yamux", "mplex"]
 
-    /// py-libp2p 0.8.1 as the mplex *dialer* does not work yet (see the report: its stream reads time out
-    /// even py <-> py), so this direction is tested over yamux only.
-    @Test(arguments: ["yamux"])
+    @Test(arguments: muxers)
     func pyDialsUs(muxer: String) async throws {
         let host = try await TestSupport.host()
         let events = await host.events()
         let target = await host.fullAddresses[0]
-        // py-libp2p 0.8.1 stalls several concurrent mplex streams even py <-> py, so its mplex dials run them one at a time.
-        let py = try PyPeer(["dial", "--muxer", muxer, "--target", target.description] + (muxer == "mplex" ? ["--sequential", "--sizes", "0,1,1000"] : []))
+        // Over mplex, peer.py uses the length-framed echo (py's mplex streams are half-duplex).
+        let py = try PyPeer(["dial", "--muxer", muxer, "--target", target.description])
         let resultLine: String
         do {
             resultLine = try await py.line(startingWith: "RESULT ", timeout: .seconds(40))

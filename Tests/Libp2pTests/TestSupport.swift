@@ -6,7 +6,8 @@ import Crypto
 /// Shared helpers for network tests: hosts on 127.0.0.1, an echo protocol, bounded waits.
 enum TestSupport {
     static let echoProtocol = "/meshfl/test/echo/1.0.0"
-    /// Echo of a request that starts with its 8-byte big-endian length (py-libp2p's mplex cannot half-close).
+    /// Echo of a request that starts with its 8-byte big-endian length, answered once read in full
+    /// (py-libp2p's mplex streams cannot half-close and are half-duplex).
     static let framedEchoProtocol = "/meshfl/test/echo-framed/1.0.0"
 
     static func host(muxers: [String]? = nil, configure: (inout Host.Configuration) -> Void = { _ in }) async throws -> Host {
@@ -23,14 +24,12 @@ enum TestSupport {
             await stream.closeWrite()
         }
         await host.setHandler(framedEchoProtocol) { stream in
+            // Read the whole request, then answer: py-libp2p's mplex streams are half-duplex.
             do {
                 let header = try await stream.read(exactly: 8)
-                var remaining = Int(header.getInteger(at: header.readerIndex, as: UInt64.self)!)
-                while remaining > 0, var chunk = try await stream.read() {
-                    if chunk.readableBytes > remaining { chunk = chunk.getSlice(at: chunk.readerIndex, length: remaining)! }
-                    remaining -= chunk.readableBytes
-                    try await stream.write(chunk)
-                }
+                let size = Int(header.getInteger(at: header.readerIndex, as: UInt64.self)!)
+                guard size <= 64 << 20 else { await stream.reset(); return }
+                if size > 0 { try await stream.write(try await stream.read(exactly: size)) }
             } catch {}
             await stream.closeWrite()
         }

@@ -31,8 +31,8 @@ ECHO = "/meshfl/test/echo/1.0.0"
 # Reads the whole request before answering: py-libp2p's mplex streams are half-duplex in practice
 # (a large concurrent echo stalls even py <-> py), so mplex interop uses this one.
 ECHO_BUFFERED = "/meshfl/test/echo-buffered/1.0.0"
-# py-libp2p's mplex close() ends both directions, so a half-close cannot mark the end of a request:
-# this echo sends an 8-byte big-endian length first, and the answer is read by length.
+# py-libp2p's mplex close() ends both directions and its streams are half-duplex, so this echo
+# sends an 8-byte big-endian length first; the server reads the whole request, then answers it.
 ECHO_FRAMED = "/meshfl/test/echo-framed/1.0.0"
 SIZES = [0, 1, 1 << 20, 16 << 20, 0, 1, 1 << 20, 300_000]
 
@@ -88,37 +88,29 @@ async def read_exactly(stream, n):
 async def echo_framed_handler(stream):
     try:
         size = int.from_bytes(await read_exactly(stream, 8), "big")
-        received = 0
-        while received < size:
-            chunk = await read_some(stream)
-            if not chunk:
-                break
-            chunk = chunk[: size - received]
-            received += len(chunk)
-            await stream.write(chunk)
+        data = await read_exactly(stream, size) if size else b""
+        for offset in range(0, len(data), 60_000):
+            await stream.write(data[offset : offset + 60_000])
     finally:
         await stream.close()
 
 
 async def echo_framed_once(host, peer_id, size, seed, results):
+    # py-libp2p's mplex stream serialises read and write (a pending read blocks a write), so this
+    # client writes the whole request first and only then reads the answer.
     data = payload(size, seed)
     stream = await host.new_stream(peer_id, [ECHO_FRAMED])
+    await stream.write(size.to_bytes(8, "big"))
+    for offset in range(0, len(data), 60_000):
+        await stream.write(data[offset : offset + 60_000])
     digest = hashlib.sha256()
     received = 0
-
-    async def writer():
-        await stream.write(size.to_bytes(8, "big"))
-        for offset in range(0, len(data), 60_000):
-            await stream.write(data[offset : offset + 60_000])
-
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(writer)
-        while received < size:
-            chunk = await read_some(stream)
-            if not chunk:
-                break
-            digest.update(chunk)
-            received += len(chunk)
+    while received < size:
+        chunk = await read_some(stream)
+        if not chunk:
+            break
+        digest.update(chunk)
+        received += len(chunk)
     await stream.close()
     ok = received == size and digest.hexdigest() == hashlib.sha256(data).hexdigest()
     results.append({"size": size, "received": received, "ok": ok})
