@@ -199,6 +199,13 @@ let fuzzTargets: [(name: String, dependencies: [Target.Dependency])] = [
     ("manifest", ["MeshStorage"]),
     ("sealed", ["MeshStorage", .product(name: "Crypto", package: "swift-crypto")]),
     ("presigned", ["MeshStorage"]),
+    ("multiaddr", ["Libp2p"]),
+    ("peerid", ["Libp2p"]),
+    ("protobuf", ["Libp2p"]),
+    ("multistream", ["Libp2p", .product(name: "NIOCore", package: "swift-nio")]),
+    ("noisepayload", ["Libp2p", .product(name: "NIOCore", package: "swift-nio")]),
+    ("yamux", ["Libp2p", .product(name: "NIOCore", package: "swift-nio")]),
+    ("mplex", ["Libp2p", .product(name: "NIOCore", package: "swift-nio")]),
 ]
 if Context.environment["MESHFL_FUZZ"] != nil {
     for target in fuzzTargets {
