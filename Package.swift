@@ -75,6 +75,14 @@ let package = Package(
             dependencies: ["Libp2p"],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "Kademlia",
+            dependencies: [
+                "Libp2p",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
 
         // MARK: Storage
         .target(
@@ -158,6 +166,11 @@ let package = Package(
         .testTarget(
             name: "GossipsubTests",
             dependencies: ["Gossipsub", "Libp2p"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "KademliaTests",
+            dependencies: ["Kademlia", "Libp2p"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
