@@ -118,8 +118,15 @@ public actor Connection {
             streams[id]!.inbound.writeBuffer(&box.buffer)
             wakeReaders(id)
         case .remoteClosedWrite(let id):
-            streams[id]?.remoteClosed = true
-            wakeReaders(id)
+            guard var s = streams[id] else { return }
+            s.remoteClosed = true
+            if s.localClosed && s.inbound.readableBytes == 0 && s.readers.isEmpty {
+                // Both sides done and nothing left to read: forget the stream.
+                forget(id)
+            } else {
+                streams[id] = s
+                wakeReaders(id)
+            }
         case .streamReset(let id):
             streams[id]?.reset = true
             wakeReaders(id)
@@ -131,6 +138,15 @@ public actor Connection {
         case .goAway(let code):
             logger.debug("remote sent GoAway \(code)")
         }
+    }
+
+    /// Streams that ended cleanly and were forgotten: reading one gives end-of-stream, not an error.
+    private var finished: Set<MuxedStreamID> = []
+
+    private func forget(_ id: MuxedStreamID) {
+        streams[id] = nil
+        if finished.count >= 8192 { finished.removeAll(keepingCapacity: true) }
+        finished.insert(id)
     }
 
     private func wakeReaders(_ id: MuxedStreamID) {
@@ -157,7 +173,10 @@ public actor Connection {
 
     func read(_ id: MuxedStreamID) async throws -> ByteBuffer? {
         while true {
-            guard var s = streams[id] else { throw Libp2pError(.closed, "stream \(id) is closed") }
+            guard var s = streams[id] else {
+                if finished.contains(id) { return nil }
+                throw Libp2pError(.closed, "stream \(id) is closed")
+            }
             if s.inbound.readableBytes > 0 {
                 let out = s.inbound
                 s.inbound = ByteBuffer()
@@ -167,7 +186,7 @@ public actor Connection {
             }
             if s.reset { throw Libp2pError(.reset, "stream \(id) was reset") }
             if s.remoteClosed {
-                if s.localClosed { streams[id] = nil }
+                if s.localClosed { forget(id) }
                 return nil
             }
             if let closedError { throw closedError }
@@ -206,7 +225,13 @@ public actor Connection {
         guard var s = streams[id], !s.localClosed else { return }
         s.localClosed = true
         _ = try? send(muxer.closeWrite(id))
-        if s.reset || (s.remoteClosed && s.inbound.readableBytes == 0) { streams[id] = nil } else { streams[id] = s }
+        if s.reset {
+            streams[id] = nil
+        } else if s.remoteClosed && s.inbound.readableBytes == 0 && s.readers.isEmpty {
+            forget(id)
+        } else {
+            streams[id] = s
+        }
     }
 
     func reset(_ id: MuxedStreamID) {
@@ -231,6 +256,25 @@ public actor Connection {
         await withCheckedContinuation { pings[opaque] = $0 }
         if let closedError { throw closedError }
         return ContinuousClock.now - start
+    }
+
+    /// Pings the remote (yamux only) every `interval`; closes the connection if an answer takes longer than `timeout`.
+    func startKeepAlive(interval: Duration, timeout: Duration) {
+        guard muxerProtocol == ConnectionUpgrader.yamuxProtocol else { return }  // mplex has no ping frame
+        Task { [weak self] in
+            while true {
+                try? await Task.sleep(for: interval)
+                guard let self, await !self.isClosed else { return }
+                do {
+                    _ = try await withTimeout(timeout, "keep-alive ping", onTimeout: {
+                        Task { await self.shutdown(Libp2pError(.timeout, "keep-alive ping unanswered for \(timeout)"), graceful: false) }
+                    }) { try await self.muxerPing() }
+                } catch {
+                    await self.shutdown(error as? Libp2pError ?? Libp2pError(.timeout, "keep-alive failed"), graceful: false)
+                    return
+                }
+            }
+        }
     }
 
     /// Registers a closure run once when the connection ends.

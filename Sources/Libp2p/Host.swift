@@ -32,6 +32,10 @@ public actor Host {
         public var maxStreamsPerConnection = 4096
         /// Connections with no streams for this long are closed (`nil`: never).
         public var idleTimeout: Duration? = nil
+        /// yamux keep-alive: ping this often (`nil`: never) ...
+        public var keepAliveInterval: Duration? = .seconds(30)
+        /// ... and close the connection if a ping is unanswered for this long.
+        public var keepAliveTimeout: Duration = .seconds(15)
         /// Agent version sent in identify.
         public var agentVersion = "meshfl/0.1.0"
         /// Protocol version sent in identify.
@@ -265,6 +269,9 @@ public actor Host {
                 Task { await self.connectionClosed(connection) }
             }
         )
+        if let interval = configuration.keepAliveInterval {
+            await connection.startKeepAlive(interval: interval, timeout: configuration.keepAliveTimeout)
+        }
         if let replaced { await replaced.close() } else { emit(.connected(peer, tcp.remoteAddress)) }
         logger.info("connected to \(peer) (\(direction), \(upgraded.muxerProtocol))")
         if configuration.identifyOnConnect {
