@@ -187,7 +187,7 @@ public actor Host {
         var lastError: (any Error)?
         for address in addresses.prefix(8) {
             do {
-                let tcp = try await transport.dial(address, timeout: .nanoseconds(Int64(configuration.dialTimeout.components.seconds) * 1_000_000_000))
+                let tcp = try await transport.dial(address, timeout: Self.timeAmount(configuration.dialTimeout))
                 let upgraded = try await upgrade(tcp, isDialer: true, expectedPeer: peer)
                 return try await register(tcp, upgraded, direction: .outbound)
             } catch {
@@ -303,11 +303,17 @@ public actor Host {
         }
     }
 
+    /// A `Duration` as NIO's `TimeAmount` (nanosecond precision).
+    static func timeAmount(_ duration: Duration) -> TimeAmount {
+        let (seconds, attoseconds) = duration.components
+        return .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+
     private func closeIdle(_ idle: Duration) async {
         let now = NIODeadline.now()
         for (_, c) in connections {
             let (count, last) = (await c.streamCount, await c.lastActivity)
-            if count == 0, now - last > .nanoseconds(Int64(idle.components.seconds) * 1_000_000_000) {
+            if count == 0, now - last > Self.timeAmount(idle) {
                 logger.debug("closing idle connection to \(c.remotePeer)")
                 await c.close()
             }

@@ -43,4 +43,18 @@ struct ConnectionLifecycleTests {
         await client.shutdown()
         await server.shutdown()
     }
+
+    @Test func durationsConvertToNanoseconds() {
+        #expect(Host.timeAmount(.milliseconds(1500)) == .milliseconds(1500))
+        #expect(Host.timeAmount(.microseconds(3)) == .microseconds(3))
+    }
+
+    @Test func dialToAClosedPortFailsWithATransportError() async throws {
+        let host = try await TestSupport.host()
+        let other = try await TestSupport.host()
+        let address = await other.fullAddresses[0]
+        await other.shutdown()
+        await #expect { try await host.connect(to: address) } throws: { ($0 as? Libp2pError)?.code == .transport }
+        await host.shutdown()
+    }
 }
