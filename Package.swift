@@ -219,6 +219,8 @@ let fuzzTargets: [(name: String, dependencies: [Target.Dependency])] = [
     ("noisepayload", ["Libp2p", .product(name: "NIOCore", package: "swift-nio")]),
     ("yamux", ["Libp2p", .product(name: "NIOCore", package: "swift-nio")]),
     ("mplex", ["Libp2p", .product(name: "NIOCore", package: "swift-nio")]),
+    ("pubsubrpc", ["Gossipsub"]),
+    ("kad", ["Kademlia"]),
 ]
 if Context.environment["MESHFL_FUZZ"] != nil {
     for target in fuzzTargets {
