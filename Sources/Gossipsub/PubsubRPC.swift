@@ -114,6 +114,7 @@ public struct PubsubRPC: Hashable, Sendable {
         } catch {
             throw GossipsubError(.malformed, "RPC protobuf does not decode", cause: error)
         }
+        if control?.isEmpty == true { control = nil }  // an empty control field carries nothing
     }
 
     /// The RPC with its uvarint length prefix, as written to a stream.

@@ -124,3 +124,11 @@ struct PubsubRPCTests {
         #expect(refill)
     }
 }
+
+extension PubsubRPCTests {
+    @Test func emptyControlDecodesToNilSoReencodingRoundTrips() throws {
+        let rpc = try PubsubRPC(protobuf: [0x1A, 0x00])
+        #expect(rpc.control == nil)
+        #expect(try PubsubRPC(protobuf: rpc.protobufBytes) == rpc)
+    }
+}
