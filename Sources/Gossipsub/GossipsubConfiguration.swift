@@ -15,6 +15,8 @@ public struct GossipsubConfiguration: Sendable {
     public var dLazy = 6
     /// Mesh peers kept by score when pruning an oversubscribed mesh (D_score).
     public var dScore = 4
+    /// Outbound (dialled by us) mesh peers kept at least, against inbound-only eclipse attempts (D_out < D_low, ≤ D/2).
+    public var dOut = 2
     /// Fraction of non-mesh peers gossiped to, when larger than D_lazy.
     public var gossipFactor = 0.25
     /// Time between heartbeats; the driver sends ``GossipsubEvent/heartbeat`` at this rate.

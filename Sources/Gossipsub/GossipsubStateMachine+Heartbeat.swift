@@ -44,12 +44,31 @@ extension GossipsubStateMachine {
             var rest = Array(byScore.dropFirst(configuration.dScore))
             rest.shuffle(using: &rng)
             keep += rest.prefix(max(0, d - keep.count))
+            // Keep at least D_out outbound peers, swapping out inbound ones picked at random.
+            let outboundKept = keep.filter { peers[$0]?.outbound == true }.count
+            if outboundKept < configuration.dOut {
+                let extra = rest.filter { peers[$0]?.outbound == true && !keep.contains($0) }
+                for peer in extra.prefix(configuration.dOut - outboundKept) {
+                    if let i = keep.lastIndex(where: { peers[$0]?.outbound != true }), i >= configuration.dScore {
+                        keep.remove(at: i)
+                    }
+                    keep.append(peer)
+                }
+            }
             let kept = Set(keep)
             for peer in members.sorted() where !kept.contains(peer) {
                 score?.prune(peer, topic: topic)
                 sendPrune(to: peer, topic: topic, peerExchange: true, now: now)
             }
             members = kept
+        }
+        let outbound = members.filter { peers[$0]?.outbound == true }.count
+        if members.count >= configuration.dLow, outbound < configuration.dOut {
+            let candidates = graftCandidates(topic, excluding: members, now: now).filter { peers[$0]?.outbound == true }
+            for peer in candidates.prefix(configuration.dOut - outbound) {
+                members.insert(peer)
+                graftPeer(peer, topic: topic, now: now)
+            }
         }
         if heartbeats % 60 == 0, members.count > 1, let threshold = configuration.scoring?.opportunisticGraftThreshold {
             // Opportunistic grafting: a mesh of poor peers gets two better ones.

@@ -297,3 +297,46 @@ struct GossipsubStateMachineTests {
         #expect(book.score(peer, now: .seconds(12)) == 2)
     }
 }
+
+extension GossipsubStateMachineTests {
+    @Test(arguments: [UInt64(1), 2, 3, 4, 5])
+    func pruningKeepsDOutOutboundPeers(seed: UInt64) {
+        var router = GossipsubStateMachine(localKey: SimulatedNetwork.key(0), seed: seed)
+        let peers = (1...15).map { SimulatedNetwork.key($0).peerID }
+        let outbound = Set(peers.suffix(2))
+        _ = router.receive(.subscribe(Self.topic), now: .zero)  // before any peer: the join grafts nobody
+        for peer in peers {
+            _ = router.receive(.peerAdded(peer, protocol: .meshsub11, outbound: outbound.contains(peer)), now: .zero)
+            _ = router.receive(.rpc(PubsubRPC(subscriptions: [.init(subscribe: true, topic: Self.topic)]), from: peer), now: .zero)
+        }
+        // 12 inbound grafts fill the mesh to D_high, the rest of the inbound ones are refused, outbound ones always join.
+        for peer in peers {
+            _ = router.receive(.rpc(PubsubRPC(control: ControlMessage(graft: [Self.topic])), from: peer), now: .zero)
+        }
+        #expect(router.meshPeers(Self.topic).count == 14)
+        _ = router.receive(.heartbeat, now: .seconds(1))
+        let mesh = router.meshPeers(Self.topic)
+        #expect(mesh.count == GossipsubConfiguration().d)
+        #expect(mesh.isSuperset(of: outbound))
+    }
+
+    @Test func aMeshWithoutOutboundPeersGraftsSome() {
+        var router = GossipsubStateMachine(localKey: SimulatedNetwork.key(0), seed: 1)
+        let peers = (1...8).map { SimulatedNetwork.key($0).peerID }
+        for (i, peer) in peers.enumerated() {
+            _ = router.receive(.peerAdded(peer, protocol: .meshsub11, outbound: i >= 5), now: .zero)
+            _ = router.receive(.rpc(PubsubRPC(subscriptions: [.init(subscribe: true, topic: Self.topic)]), from: peer), now: .zero)
+        }
+        // Five inbound peers graft us before we subscribe-join: the mesh is full of inbound peers.
+        _ = router.receive(.subscribe(Self.topic), now: .zero)
+        for peer in router.meshPeers(Self.topic) {
+            _ = router.receive(.rpc(PubsubRPC(control: ControlMessage(prune: [.init(topic: Self.topic, backoff: 1)])), from: peer), now: .zero)
+        }
+        for peer in peers.prefix(5) {
+            _ = router.receive(.rpc(PubsubRPC(control: ControlMessage(graft: [Self.topic])), from: peer), now: .seconds(2))
+        }
+        _ = router.receive(.heartbeat, now: .seconds(3))
+        let mesh = router.meshPeers(Self.topic)
+        #expect(mesh.filter { peers.firstIndex(of: $0)! >= 5 }.count >= GossipsubConfiguration().dOut)
+    }
+}
