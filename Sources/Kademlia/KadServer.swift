@@ -34,8 +34,12 @@ public struct KadServer: Sendable {
     }
 
     /// The reply to `request` from `peer`, or `nil` when the request is invalid and the stream should be reset.
-    public mutating func handle(_ request: KadMessage, from peer: PeerID, now: Duration) -> KadMessage? {
-        table.update(peer, now: now)
+    ///
+    /// The requester joins the routing table only if `requesterIsServer` (it advertises the kad protocol):
+    /// client-mode peers must not be handed out to others.
+    public mutating func handle(_ request: KadMessage, from peer: PeerID, requesterIsServer: Bool = true,
+                                now: Duration) -> KadMessage? {
+        if requesterIsServer { table.update(peer, now: now) }
         switch request.type {
         case .ping:
             return KadMessage(type: .ping)

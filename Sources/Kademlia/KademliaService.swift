@@ -14,6 +14,14 @@ public actor KademliaService {
     /// The protocol id.
     public static let protocolID = "/ipfs/kad/1.0.0"
 
+    /// Whether this node answers DHT queries.
+    public enum Mode: Sendable {
+        /// Serves the protocol; identify advertises it, so others add us to their tables.
+        case server
+        /// Only asks; not advertised (for nodes behind NAT or short-lived).
+        case client
+    }
+
     /// The host the DHT runs on.
     public let host: Host
     var server: KadServer
@@ -24,11 +32,16 @@ public actor KademliaService {
     let clock = ContinuousClock()
     let origin: ContinuousClock.Instant
     var tasks: [Task<Void, Never>] = []
+    /// The mode chosen at creation.
+    public let mode: Mode
+    var providedKeys: Set<[UInt8]> = []
+    var lastRepublish: Duration = .zero
 
     /// Creates the service; call ``start()`` to serve requests.
-    public init(host: Host, validators: [String: any RecordValidator], k: Int = 20, alpha: Int = 3,
+    public init(host: Host, validators: [String: any RecordValidator], mode: Mode = .server, k: Int = 20, alpha: Int = 3,
                 queryTimeout: Duration = .seconds(10)) {
         self.host = host
+        self.mode = mode
         server = KadServer(local: host.peerID, validators: validators, k: k)
         self.alpha = alpha
         self.queryTimeout = queryTimeout
@@ -39,7 +52,9 @@ public actor KademliaService {
 
     /// Serves the protocol (server mode, advertised through identify) and adds identified DHT servers to the table.
     public func start() async {
-        await host.setHandler(Self.protocolID) { [weak self] stream in await self?.serve(stream) }
+        if mode == .server {
+            await host.setHandler(Self.protocolID) { [weak self] stream in await self?.serve(stream) }
+        }
         let events = await host.events()
         tasks.append(Task { [weak self] in
             for await event in events {
@@ -61,6 +76,32 @@ public actor KademliaService {
 
     func saw(_ peer: PeerID) { server.table.update(peer, now: now) }
 
+    /// Starts periodic maintenance: every `refreshInterval` a self-lookup and a random walk (refreshing the
+    /// table and discovering peers) and expiry of stale records; every `republishInterval` (libp2p: 22 h,
+    /// under the 48 h provider validity) this node's provider records are announced again.
+    public func startMaintenance(refreshInterval: Duration = .seconds(600), republishInterval: Duration = .seconds(22 * 3600)) {
+        tasks.append(Task { [weak self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: refreshInterval)
+                guard let self else { return }
+                await self.maintain(republishInterval: republishInterval)
+            }
+        })
+    }
+
+    func maintain(republishInterval: Duration) async {
+        server.records.expire(now: now)
+        server.providers.expire(now: now)
+        await bootstrap()
+        var randomKey = [UInt8](repeating: 0, count: 32)
+        for i in randomKey.indices { randomKey[i] = .random(in: 0...255) }
+        _ = await closestPeers(to: randomKey)
+        if now - lastRepublish >= republishInterval {
+            lastRepublish = now
+            for key in providedKeys { await provide(key) }
+        }
+    }
+
     /// Peers in the routing table.
     public var routingTablePeers: [PeerID] { server.table.peers }
 
@@ -71,7 +112,8 @@ public actor KademliaService {
         do {
             while let bytes = try await stream.readLengthPrefixed(maxLength: KadMessage.maxSize) {
                 let request = try KadMessage(protobuf: bytes)
-                guard var reply = server.handle(request, from: peer, now: now) else {
+                let isServer = host.peerstore.record(for: peer).protocols.contains(Self.protocolID)
+                guard var reply = server.handle(request, from: peer, requesterIsServer: isServer, now: now) else {
                     await stream.reset()
                     return
                 }
@@ -202,6 +244,7 @@ public actor KademliaService {
     /// Announces this peer as a provider of `key` to the k closest peers; returns how many were told.
     @discardableResult
     public func provide(_ key: [UInt8]) async -> Int {
+        providedKeys.insert(key)
         let addrs = await host.listenAddresses.map(\.bytes)
         server.providers.add(key: key, provider: host.peerID, addrs: addrs, now: now)
         let me = KadMessage.Peer(id: host.peerID.bytes, addrs: addrs)

@@ -51,3 +51,32 @@ struct KademliaServiceTests {
         }
     }
 }
+
+extension KademliaServiceTests {
+    @Test func maintenanceWalksTheNetworkAndClientsStayOutOfTables() async throws {
+        var built: [(host: Host, dht: KademliaService)] = []
+        for n in 0..<8 {
+            let host = Host(identity: .generate())
+            try await host.listen(on: [Multiaddr("/ip4/127.0.0.1/tcp/0")])
+            let dht = KademliaService(host: host, validators: [:], mode: n == 7 ? .client : .server, queryTimeout: .seconds(3))
+            await dht.start()
+            built.append((host, dht))
+        }
+        let nodes = built
+        let bootstrap = await nodes[0].host.fullAddresses[0]
+        for node in nodes.dropFirst() { _ = try await node.host.connect(to: bootstrap) }
+        for node in nodes.dropFirst().dropLast() { await node.dht.bootstrap() }
+        // Node 6 knew only the bootstrap node when it joined; maintenance finds the rest.
+        await nodes[6].dht.startMaintenance(refreshInterval: .milliseconds(100))
+        #expect(await Self.eventually { await nodes[6].dht.routingTablePeers.count >= 6 })
+        // The client-mode node 7 asks but is never added to a server's table.
+        #expect(await !nodes[7].dht.closestPeers(to: [1, 2, 3]).isEmpty)
+        for node in nodes.dropLast() {
+            #expect(await !node.dht.routingTablePeers.contains(nodes[7].host.peerID))
+        }
+        for node in nodes {
+            await node.dht.stop()
+            await node.host.shutdown()
+        }
+    }
+}
