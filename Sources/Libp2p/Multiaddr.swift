@@ -61,7 +61,10 @@ public struct Multiaddr: Hashable, Sendable, CustomStringConvertible {
     /// - Throws: ``Libp2pError/Code/invalidMultiaddr`` naming the offending part.
     public init(_ text: String) throws(Libp2pError) {
         guard text.hasPrefix("/") else { throw Libp2pError(.invalidMultiaddr, "multiaddr '\(text)' must start with '/'") }
-        var parts = text.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map(String.init)
+        // Split on the "/" scalar, not on Characters: a DNS name may start with a combining mark that
+        // would otherwise fuse with the preceding "/" into one grapheme (found by fuzzing).
+        var parts = text.unicodeScalars.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
+            .map { String(String.UnicodeScalarView($0)) }
         if parts.last == "" { parts.removeLast() }
         var result: [Component] = []
         var i = 0

@@ -164,6 +164,13 @@ struct MultiaddrTests {
         #expect(try Multiaddr("/ip4/127.0.0.1/tcp/9").tcpHostPort! == ("127.0.0.1", 9))
     }
 
+    @Test func dnsNameStartingWithACombiningMarkRoundTrips() throws {
+        // Found by the multiaddr fuzzer: "/" followed by U+0650 is a single Character.
+        let addr = Multiaddr(components: [.tcp(1), .dns("\u{0650}x")])
+        #expect(try Multiaddr(addr.description) == addr)
+        #expect(try Multiaddr(bytes: addr.bytes) == addr)
+    }
+
     @Test(arguments: ["", "ip4/1.2.3.4", "/ip4/256.0.0.1", "/ip4/1.2.3", "/tcp/70000", "/ip6/1::2::3", "/udp/1", "/ip4", "/p2p/notapeer"])
     func rejectsBadText(text: String) {
         #expect(throws: Libp2pError.self) { try Multiaddr(text) }
