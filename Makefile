@@ -15,7 +15,7 @@ demo: setup
 
 test: setup
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	scripts/run-tests
 
 bench: setup
 	$(SWIFT) build $(CONFIG_RELEASE) --product meshfl-bench
