@@ -32,13 +32,16 @@ public final class Activation: Layer {
 
     public func forward(_ input: Tensor, training: Bool) -> Tensor {
         var y = input
-        y.withUnsafeMutableBufferPointer { v in
+        y.withUnsafeMutableBufferPointer { all in
+          Parallel.forEachChunk(of: all.count, minimumWork: all.count * 4) { chunk in
+            let v = UnsafeMutableBufferPointer(rebasing: all[chunk])
             switch kind {
             case .relu: for i in 0..<v.count where !(v[i] > 0) { v[i] = 0 }
             case .tanh: for i in 0..<v.count { v[i] = tanhf(v[i]) }
             case .sigmoid: for i in 0..<v.count { v[i] = 1 / (1 + expf(-v[i])) }
             case .gelu: for i in 0..<v.count { v[i] = 0.5 * v[i] * (1 + erff(v[i] * 0.70710678118654752)) }
             }
+          }
         }
         if training {
             if kind == .gelu { self.input = input } else { self.output = y }
@@ -48,6 +51,16 @@ public final class Activation: Layer {
 
     public func backward(_ outputGradient: Tensor) -> Tensor {
         var dx = outputGradient
+        if kind == .relu {
+            output.withUnsafeBufferPointer { y in
+                dx.withUnsafeMutableBufferPointer { d in
+                    Parallel.forEachChunk(of: d.count, minimumWork: d.count * 4) { chunk in
+                        for i in chunk where !(y[i] > 0) { d[i] = 0 }
+                    }
+                }
+            }
+            return dx
+        }
         dx.withUnsafeMutableBufferPointer { d in
             switch kind {
             case .relu:

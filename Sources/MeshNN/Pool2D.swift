@@ -27,7 +27,8 @@ public final class MaxPool2D: Layer {
         input.withUnsafeBufferPointer { x in
             output.withUnsafeMutableBufferPointer { y in
                 argmax.withUnsafeMutableBufferPointer { arg in
-                    for plane in 0..<planes {
+                  Parallel.forEachChunk(of: planes, minimumWork: planes * oh * ow * k * k) { chunk in
+                    for plane in chunk {
                         let src = x.baseAddress! + plane * h * w
                         for i in 0..<oh {
                             for j in 0..<ow {
@@ -46,6 +47,7 @@ public final class MaxPool2D: Layer {
                             }
                         }
                     }
+                  }
                 }
             }
         }

@@ -10,6 +10,7 @@ public enum BLAS {
     /// Sets the number of threads BLAS kernels use (at least 1).
     public static func setThreads(_ count: Int) {
         openblas_set_num_threads(Int32(max(1, count)))
+        Parallel.workers = max(1, count)
     }
 
     /// The number of threads BLAS kernels use.

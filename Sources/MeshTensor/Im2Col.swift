@@ -46,11 +46,20 @@ public enum Im2Col {
     public static func unfold(
         _ input: UnsafePointer<Float>, geometry g: ConvGeometry, into columns: UnsafeMutablePointer<Float>
     ) {
+        // Channels write disjoint rows: split them over the workers.
+        Parallel.forEachChunk(of: g.channels, minimumWork: g.patchSize * g.patchCount) { channels in
+            unfold(input, geometry: g, channels: channels, into: columns)
+        }
+    }
+
+    private static func unfold(
+        _ input: UnsafePointer<Float>, geometry g: ConvGeometry, channels: Range<Int>, into columns: UnsafeMutablePointer<Float>
+    ) {
         let outH = g.outHeight, outW = g.outWidth
         let outHW = outH * outW
         let patchCount = g.patchCount
         let k = g.kernel, s = g.stride, p = g.padding
-        for c in 0..<g.channels {
+        for c in channels {
             for ki in 0..<k {
                 for kj in 0..<k {
                     let row = (c * k + ki) * k + kj
@@ -96,11 +105,22 @@ public enum Im2Col {
     public static func fold(
         _ columns: UnsafePointer<Float>, geometry g: ConvGeometry, into output: UnsafeMutablePointer<Float>
     ) {
+        // Channel c only writes plane c of each image: the split is race-free
+        // and each element's additions keep their order, so results are
+        // identical for any worker count.
+        Parallel.forEachChunk(of: g.channels, minimumWork: g.patchSize * g.patchCount) { channels in
+            fold(columns, geometry: g, channels: channels, into: output)
+        }
+    }
+
+    private static func fold(
+        _ columns: UnsafePointer<Float>, geometry g: ConvGeometry, channels: Range<Int>, into output: UnsafeMutablePointer<Float>
+    ) {
         let outH = g.outHeight, outW = g.outWidth
         let outHW = outH * outW
         let patchCount = g.patchCount
         let k = g.kernel, s = g.stride, p = g.padding
-        for c in 0..<g.channels {
+        for c in channels {
             for ki in 0..<k {
                 for kj in 0..<k {
                     let row = (c * k + ki) * k + kj

@@ -74,3 +74,33 @@ struct SeededGeneratorTests {
         #expect(p != Array(0..<1000))
     }
 }
+
+struct ParallelTests {
+    /// Splitting unfold/fold over workers must not change a single bit.
+    @Test func workerCountDoesNotChangeResults() {
+        let g = ConvGeometry(batch: 4, channels: 8, height: 16, width: 16, kernel: 3, stride: 1, padding: 1)
+        var rng = SeededGenerator(seed: 21)
+        let x = (0..<(g.batch * g.channels * g.height * g.width)).map { _ in rng.nextNormal() }
+        let c = (0..<(g.patchSize * g.patchCount)).map { _ in rng.nextNormal() }
+        func run(workers: Int) -> ([Float], [Float]) {
+            let previous = Parallel.workers
+            Parallel.workers = workers
+            defer { Parallel.workers = previous }
+            var unfolded = [Float](repeating: 0, count: c.count)
+            var folded = [Float](repeating: 0, count: x.count)
+            x.withUnsafeBufferPointer { xp in
+                unfolded.withUnsafeMutableBufferPointer { Im2Col.unfold(xp.baseAddress!, geometry: g, into: $0.baseAddress!) }
+            }
+            c.withUnsafeBufferPointer { cp in
+                folded.withUnsafeMutableBufferPointer { Im2Col.fold(cp.baseAddress!, geometry: g, into: $0.baseAddress!) }
+            }
+            return (unfolded, folded)
+        }
+        let one = run(workers: 1), two = run(workers: 2), three = run(workers: 3)
+        #expect(one.0.map(\.bitPattern) == two.0.map(\.bitPattern) && one.0 == three.0)
+        #expect(one.1.map(\.bitPattern) == two.1.map(\.bitPattern) && one.1 == three.1)
+        var called: [Range<Int>] = []
+        Parallel.forEachChunk(of: 10, minimumWork: 1) { called.append($0) }
+        #expect(called == [0..<10])  // below the threshold: one chunk on the caller
+    }
+}
