@@ -34,35 +34,54 @@ def run_json(command, label):
     return result
 
 
-def training(bin_dir, quick, peer_accuracy):
+def median(values):
+    ordered = sorted(values)
+    return ordered[len(ordered) // 2]
+
+
+def training(bin_dir, quick, peer_accuracy, repeats):
+    """Throughput: `repeats` alternating one-epoch runs of meshfl and PyTorch
+    (the median is reported, every sample kept); accuracy: one 5-epoch run."""
     results = []
     sgemm = run_json([f"{bin_dir}/meshfl-bench", "sgemm", "--threads", "2"], "sgemm")
     targets = {"mlp": 3.0, "cnn": 1.0}
     accuracy_targets = {"mlp": 0.88, "cnn": 0.90}
     for name in ("mlp", "cnn"):
         spec = f"examples/{name}.json"
-        extra = [] if quick else ["--accuracy-epochs", "5", "--lr", "0.05"]
-        ours = run_json([f"{bin_dir}/meshfl-bench", "train", "--model", spec, "--batch", "64", "--threads", "2"]
-                        + extra, f"meshfl {name}")
-        theirs = run_json([PYTHON, "bench/torch_train.py", "--spec", spec, "--batch", "64", "--threads", "2"]
-                          + (extra if peer_accuracy else []), f"pytorch {name}")
+        ours, theirs = [], []
+        for attempt in range(repeats):
+            ours.append(run_json([f"{bin_dir}/meshfl-bench", "train", "--model", spec, "--batch", "64",
+                                  "--threads", "2"], f"meshfl {name} #{attempt + 1}"))
+            theirs.append(run_json([PYTHON, "bench/torch_train.py", "--spec", spec, "--batch", "64",
+                                    "--threads", "2"], f"pytorch {name} #{attempt + 1}"))
+        our_rate = median([r["samples_per_second"] for r in ours])
+        their_rate = median([r["samples_per_second"] for r in theirs])
         entry = {
             "name": f"train_{name}_epoch",
-            "description": f"one epoch of the reference {name.upper()} on Fashion-MNIST train, batch 64, 2 threads, SGD momentum",
+            "description": f"one epoch of the reference {name.upper()} on Fashion-MNIST train, batch 64, "
+                           f"2 threads, SGD momentum; median of {repeats} alternating runs",
             "unit": "samples/s",
-            "meshfl": round(ours["samples_per_second"], 1),
-            "peer": "pytorch " + theirs["torch"],
-            "peer_value": round(theirs["samples_per_second"], 1),
-            "ratio": round(ours["samples_per_second"] / theirs["samples_per_second"], 3),
+            "meshfl": round(our_rate, 1),
+            "meshfl_runs": [round(r["samples_per_second"], 1) for r in ours],
+            "peer": "pytorch " + theirs[0]["torch"],
+            "peer_value": round(their_rate, 1),
+            "peer_runs": [round(r["samples_per_second"], 1) for r in theirs],
+            "ratio": round(our_rate / their_rate, 3),
             "target_ratio": targets[name],
             "ceiling_sgemm_gflops": round(sgemm["gflops"], 1),
-            "peer_sgemm_gflops": round(theirs["sgemm_gflops"], 1),
+            "peer_sgemm_gflops": round(median([r["sgemm_gflops"] for r in theirs]), 1),
         }
-        if "test_accuracy" in ours:
-            entry["meshfl_test_accuracy_5_epochs"] = round(ours["test_accuracy"], 4)
+        if not quick:
+            accuracy = run_json([f"{bin_dir}/meshfl-bench", "train", "--model", spec, "--batch", "64",
+                                 "--threads", "2", "--samples", "640", "--accuracy-epochs", "5", "--lr", "0.05"],
+                                f"meshfl {name} accuracy")
+            entry["meshfl_test_accuracy_5_epochs"] = round(accuracy["test_accuracy"], 4)
             entry["target_accuracy"] = accuracy_targets[name]
-        if "test_accuracy" in theirs:
-            entry["peer_test_accuracy_5_epochs"] = round(theirs["test_accuracy"], 4)
+            if peer_accuracy:
+                peer = run_json([PYTHON, "bench/torch_train.py", "--spec", spec, "--batch", "64", "--threads", "2",
+                                 "--samples", "640", "--accuracy-epochs", "5", "--lr", "0.05"],
+                                f"pytorch {name} accuracy")
+                entry["peer_test_accuracy_5_epochs"] = round(peer["test_accuracy"], 4)
         results.append(entry)
     results.append({"name": "sgemm", "unit": "GFLOP/s", "meshfl": round(sgemm["gflops"], 1),
                     "description": "1024x1024 sgemm through OpenBLAS, 2 threads: the ceiling for dense and conv layers"})
@@ -74,8 +93,9 @@ def main():
     p.add_argument("--bin", required=True, help="directory holding the release meshfl and meshfl-bench")
     p.add_argument("--quick", action="store_true", help="skip the 5-epoch accuracy runs")
     p.add_argument("--peer-accuracy", action="store_true", help="also train PyTorch for 5 epochs (slow)")
+    p.add_argument("--repeats", type=int, default=3, help="alternating throughput runs per side (median reported)")
     args = p.parse_args()
-    results = training(args.bin, args.quick, args.peer_accuracy)
+    results = training(args.bin, args.quick, args.peer_accuracy, args.repeats)
     document = {
         "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
                     "load_average_at_end": os.getloadavg()[0]},
