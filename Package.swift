@@ -24,6 +24,7 @@ let package = Package(
         .library(name: "Libp2p", targets: ["Libp2p"]),
         .library(name: "MeshStorage", targets: ["MeshStorage"]),
         .library(name: "MeshLedger", targets: ["MeshLedger"]),
+        .library(name: "MeshLearning", targets: ["MeshLearning"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -57,6 +58,16 @@ let package = Package(
             dependencies: ["MeshTensor", "CZlib"],
             swiftSettings: numericSettings
         ),
+        // Strategies, aggregation and verification of updates: pure ML, no network.
+        .target(
+            name: "MeshLearning",
+            dependencies: [
+                "MeshTensor",
+                "MeshNN",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: numericSettings
+        ),
 
         // MARK: Networking
         .target(
@@ -88,6 +99,7 @@ let package = Package(
         .target(
             name: "MeshStorage",
             dependencies: [
+                "Libp2p",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -136,6 +148,16 @@ let package = Package(
             dependencies: [
                 "MeshTensor",
                 "MeshNN",
+                "MeshLearning",
+                "Libp2p",
+                "Gossipsub",
+                "Kademlia",
+                "MeshStorage",
+                "MeshLedger",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/meshfl-bench",
@@ -151,6 +173,11 @@ let package = Package(
         .testTarget(
             name: "MeshNNTests",
             dependencies: ["MeshNN", "MeshTensor"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "MeshLearningTests",
+            dependencies: ["MeshLearning", "MeshNN", "MeshTensor"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

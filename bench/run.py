@@ -3,15 +3,21 @@
 and writes bench/results.json — one object per benchmark, each meshfl figure
 beside the peer figure it is compared with and the target from the issues.
 
-    /usr/bin/python3 bench/run.py --bin .build/release [--quick] [--only NAME]
+    /usr/bin/python3 bench/run.py --bin .build/release [--quick] [--only SECTION,...]
 
---quick skips the 5-epoch accuracy runs (minutes each on 2 cores);
---peer-accuracy adds PyTorch's own 5-epoch accuracy next to ours.
+Sections: `training` lives here; every other section is a module
+bench/<section>.py with `run(context) -> list of result objects` (see
+`Context`), so each part of meshfl adds its benchmarks without touching the
+others'. `--only` runs some sections and keeps the other sections' entries of
+an existing results.json. --quick skips the slow parts (the 5-epoch accuracy
+runs; sections read `context.quick` too); --peer-accuracy adds PyTorch's own
+5-epoch accuracy next to ours.
 Benchmarks are measurements, never pass/fail tests; the script exits non-zero
 only when a benchmark fails to run.
 """
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
@@ -88,21 +94,69 @@ def training(bin_dir, quick, peer_accuracy, repeats):
     return results
 
 
+SECTIONS = ("training", "net", "storage", "ledger", "node")
+
+
+class Context:
+    """What a section gets: where the binaries are, the interop Python, the
+    flags, and `run_json(command, label)` (runs a command whose last stdout
+    line is one JSON object, and returns it)."""
+
+    def __init__(self, args):
+        self.bin_dir = args.bin
+        self.quick = args.quick
+        self.peer_accuracy = args.peer_accuracy
+        self.repeats = args.repeats
+        self.root = ROOT
+        self.python = PYTHON
+        self.run_json = run_json
+        self.median = median
+
+
+def section_runner(name):
+    if name == "training":
+        return lambda context: training(context.bin_dir, context.quick, context.peer_accuracy, context.repeats)
+    path = os.path.join(ROOT, "bench", f"{name}.py")
+    if not os.path.exists(path):
+        return None
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.run
+
+
 def main():
     p = argparse.ArgumentParser()
+    p.add_argument("--only", help=f"comma-separated sections to run (of {', '.join(SECTIONS)}); default all")
     p.add_argument("--bin", required=True, help="directory holding the release meshfl and meshfl-bench")
     p.add_argument("--quick", action="store_true", help="skip the 5-epoch accuracy runs")
     p.add_argument("--peer-accuracy", action="store_true", help="also train PyTorch for 5 epochs (slow)")
     p.add_argument("--repeats", type=int, default=3, help="alternating throughput runs per side (median reported)")
     args = p.parse_args()
-    results = training(args.bin, args.quick, args.peer_accuracy, args.repeats)
+    chosen = args.only.split(",") if args.only else list(SECTIONS)
+    unknown = [name for name in chosen if name not in SECTIONS]
+    if unknown:
+        raise SystemExit(f"bench: unknown section {', '.join(unknown)} (sections: {', '.join(SECTIONS)})")
+    path = os.path.join(ROOT, "bench", "results.json")
+    results = []
+    if args.only and os.path.exists(path):
+        with open(path) as f:
+            results = [entry for entry in json.load(f).get("benchmarks", []) if entry.get("section") not in chosen]
+    context = Context(args)
+    for name in chosen:
+        runner = section_runner(name)
+        if runner is None:
+            print(f"bench: section {name}: no bench/{name}.py yet", file=sys.stderr)
+            continue
+        for entry in runner(context):
+            entry["section"] = name
+            results.append(entry)
     document = {
         "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
                     "load_average_at_end": os.getloadavg()[0]},
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "benchmarks": results,
     }
-    path = os.path.join(ROOT, "bench", "results.json")
     with open(path, "w") as f:
         json.dump(document, f, indent=2, sort_keys=True)
         f.write("\n")
