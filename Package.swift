@@ -83,7 +83,10 @@ let package = Package(
 
         .target(
             name: "Gossipsub",
-            dependencies: ["Libp2p"],
+            dependencies: [
+                "Libp2p",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -190,14 +193,20 @@ let package = Package(
             dependencies: ["Libp2p"],
             swiftSettings: swiftSettings
         ),
+        // Drives the py-libp2p gossipsub/DHT peer (tests/python/pubsub/peer.py) for the interop tests.
+        .target(
+            name: "PyPeerSupport",
+            path: "Tests/PyPeerSupport",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "GossipsubTests",
-            dependencies: ["Gossipsub", "Libp2p"],
+            dependencies: ["Gossipsub", "Libp2p", "PyPeerSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "KademliaTests",
-            dependencies: ["Kademlia", "Libp2p"],
+            dependencies: ["Kademlia", "Libp2p", "PyPeerSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
