@@ -11,6 +11,8 @@ import MeshStorage
 /// meshfl store put shard-0.bin --key jobs/7/shard-0  # also an object for presigned URLs
 /// meshfl store serve --port 8080 &
 /// meshfl store presign jobs/7/shard-0 --endpoint http://127.0.0.1:8080
+/// meshfl store seed bafkrei… &                       # serves /meshfl/blocks/1.0.0
+/// meshfl store fetch bafkrei… --from /ip4/…/p2p/… --out copy.bin
 /// ```
 struct StoreCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -21,7 +23,7 @@ struct StoreCommand: AsyncParsableCommand {
             $MESHFL_DATA_DIR, else ~/.local/share/meshfl. Presigned URLs are signed with the
             node's key pair in <data dir>/store/presign-credentials.json (made on first use).
             """,
-        subcommands: [Put.self, Get.self, Presign.self, Serve.self, GC.self]
+        subcommands: [Put.self, Get.self, Presign.self, Serve.self, Seed.self, Fetch.self, GC.self]
     )
 
     /// Where the store is.
