@@ -7,11 +7,13 @@ import MeshTensor
 /// output; `bench/run.py` runs them next to their peers and writes
 /// `bench/results.json`. Never used by tests.
 @main
-struct MeshflBench: ParsableCommand {
+struct MeshflBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "meshfl-bench",
         abstract: "meshfl benchmarks (run through `make bench`).",
-        subcommands: [TrainBench.self, SgemmBench.self]
+        subcommands: [TrainBench.self, SgemmBench.self,
+                      NetThroughputBench.self, NetSendBench.self, NetSinkBench.self, NetDialBench.self, NetStreamsBench.self,
+                      PubsubBench.self, DHTBench.self]
     )
 }
 
