@@ -10,6 +10,8 @@ enum HAPIReceiptCodec {
         var topicSequenceNumber: UInt64 = 0
         var topicRunningHash: [UInt8] = []
         var topicRunningHashVersion: UInt64 = 0
+        var scheduleID: TransactionBody.ScheduleID?
+        var scheduledTransactionID: TransactionID?
     }
 
     // MARK: TransactionResponse { nodeTransactionPrecheckCode = 1; cost = 2 }
@@ -64,6 +66,8 @@ enum HAPIReceiptCodec {
                     m.uint64(7, receipt.topicSequenceNumber)
                     m.bytes(8, receipt.topicRunningHash)
                     m.uint64(9, receipt.topicRunningHashVersion)
+                    if let s = receipt.scheduleID { m.message(12) { $0.int64(1, s.shard); $0.int64(2, s.realm); $0.int64(3, s.num) } }
+                    if let t = receipt.scheduledTransactionID { m.message(13) { t.encode(into: &$0) } }
                 }
             }
         }
@@ -93,6 +97,10 @@ enum HAPIReceiptCodec {
                         case 7: rec.topicSequenceNumber = try x.uint64()
                         case 8: rec.topicRunningHash = try x.bytes()
                         case 9: rec.topicRunningHashVersion = try x.uint64()
+                        case 12:
+                            let (a, b, c) = try decodeTriple(try x.slice())
+                            rec.scheduleID = TransactionBody.ScheduleID(shard: a, realm: b, num: c)
+                        case 13: rec.scheduledTransactionID = try TransactionID.decode(try x.slice())
                         default: break
                         }
                     }
@@ -115,6 +123,7 @@ extension HAPIResponseCode {
         case .duplicateTransaction: self = .duplicateTransaction
         case .transactionExpired: self = .transactionExpired
         case .notFound: self = .invalidTopicID
+        case .scheduleExecuted: self = .scheduleAlreadyExecuted
         default: self = .invalidTransaction
         }
     }

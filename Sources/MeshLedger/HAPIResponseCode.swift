@@ -31,8 +31,16 @@ public struct HAPIResponseCode: RawRepresentable, Hashable, Sendable, CustomStri
     public static let insufficientAccountBalance = Self(rawValue: 28)
     /// The node's platform is not active; retry with backoff.
     public static let platformNotActive = Self(rawValue: 67)
+    /// The node does not support this transaction type.
+    public static let notSupported = Self(rawValue: 13)
     /// No such topic.
     public static let invalidTopicID = Self(rawValue: 150)
+    /// No such schedule.
+    public static let invalidScheduleID = Self(rawValue: 201)
+    /// A schedule with the same body, memo and admin key exists; the receipt names it.
+    public static let identicalScheduleAlreadyCreated = Self(rawValue: 210)
+    /// The schedule being signed has already executed.
+    public static let scheduleAlreadyExecuted = Self(rawValue: 213)
 
     /// Whether a client should resubmit after a backoff (BUSY, PLATFORM_NOT_ACTIVE).
     public var isRetryable: Bool { self == .busy || self == .platformNotActive }
@@ -52,7 +60,11 @@ public struct HAPIResponseCode: RawRepresentable, Hashable, Sendable, CustomStri
         case .success: "SUCCESS"
         case .insufficientAccountBalance: "INSUFFICIENT_ACCOUNT_BALANCE"
         case .platformNotActive: "PLATFORM_NOT_ACTIVE"
+        case .notSupported: "NOT_SUPPORTED"
         case .invalidTopicID: "INVALID_TOPIC_ID"
+        case .invalidScheduleID: "INVALID_SCHEDULE_ID"
+        case .identicalScheduleAlreadyCreated: "IDENTICAL_SCHEDULE_ALREADY_CREATED"
+        case .scheduleAlreadyExecuted: "SCHEDULE_ALREADY_EXECUTED"
         default: "response code \(rawValue)"
         }
     }

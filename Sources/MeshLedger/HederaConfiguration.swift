@@ -27,6 +27,13 @@ public struct HederaConfiguration: Sendable {
     public var receiptAttempts = 50
     /// The pause between receipt queries.
     public var receiptInterval: Duration = .milliseconds(200)
+    /// The meshfl registry topic (submit key: the operator's) that records escrows and stakes;
+    /// create one with `HederaLedger.createRegistryTopic()`. Escrow and stake calls need it.
+    public var registryTopic: TopicID?
+    /// Seconds a stake stays locked after each `stake`.
+    public var stakeCooldownSeconds: Int64 = 7 * 24 * 3600
+    /// Where slashed stakes go; the operator's account if nil.
+    public var slashRecipient: AccountID?
     /// The source of transaction valid starts.
     public var clock: @Sendable () -> ConsensusTimestamp = LocalLedger.wallClock
 

@@ -10,9 +10,12 @@ internal import Foundation
 /// production, `InProcessTransport` against `LocalHAPIService` in tests) and
 /// runs its connections.
 ///
-/// Escrow and stakes are meshfl operations of the local ledger; on Hedera they
-/// are to be scheduled transfers from a threshold-key account, which this type
-/// does not implement yet: those calls throw `unsupported`.
+/// Escrow and stakes run on Hedera primitives (see `HederaLedger+Escrow.swift`):
+/// each job's escrow is an account with a 2-of-2 threshold key (owner and the
+/// configuration's operator, the coordinator), paid out by scheduled transfers
+/// the owner creates and the coordinator co-signs; a stake is an account held
+/// by the slashing authority (the operator). What each account is for is
+/// recorded on the registry topic (`HederaConfiguration.registryTopic`).
 ///
 /// ```swift
 /// try await withGRPCClient(transport: transport) { client in
@@ -26,27 +29,34 @@ public final class HederaLedger<Transport: ClientTransport>: Ledger {
     public let configuration: HederaConfiguration
     let mirror: any MirrorNodeClient
     private let lastValidStart = Mutex(ConsensusTimestamp(seconds: 0))
+    /// The registry folded so far (read on from its `nextSequence`).
+    let registryCache: Mutex<HederaRegistry>
 
     /// A ledger over `client`, reading through `mirror`.
     public init(client: GRPCClient<Transport>, configuration: HederaConfiguration, mirror: any MirrorNodeClient) {
         self.client = client
         self.configuration = configuration
         self.mirror = mirror
+        self.registryCache = Mutex(HederaRegistry(cooldownSeconds: configuration.stakeCooldownSeconds))
     }
 
     // MARK: Transactions
 
     /// Signs and sends a transaction, retrying BUSY / PLATFORM_NOT_ACTIVE, then waits for its receipt.
+    ///
+    /// A receipt status other than SUCCESS throws, unless it is in `accepting`
+    /// (IDENTICAL_SCHEDULE_ALREADY_CREATED, say), which returns the receipt.
     @discardableResult
     public func execute(_ data: TransactionBody.Data, payer: LedgerOperator, extraSigners: [Ed25519PrivateKey] = [],
-                        transactionID: TransactionID? = nil) async throws -> TransactionReceipt {
+                        transactionID: TransactionID? = nil, memo: String = "",
+                        accepting: Set<HAPIResponseCode> = []) async throws -> TransactionReceipt {
         guard let node = configuration.nodes.first else {
             throw LedgerError(.invalidArgument, "the Hedera configuration lists no nodes; add at least one address and account.")
         }
         let method = try HAPIMethod.method(for: data)
         let id = transactionID ?? TransactionID(payer: payer.account, validStart: nextValidStart())
         let body = TransactionBody(transactionID: id, nodeAccountID: node.account, transactionFee: configuration.maxTransactionFee,
-                                   validDurationSeconds: 120, data: data)
+                                   validDurationSeconds: 120, memo: memo, data: data)
         var tx = SignedTransaction(body: body)
         for key in [payer.key] + extraSigners { tx.sign(with: key) }
         let bytes = tx.transactionBytes()
@@ -59,7 +69,7 @@ public final class HederaLedger<Transport: ClientTransport>: Ledger {
                 guard code == .ok else {
                     throw LedgerError(.rejected, "node \(node.account) refused \(id) at precheck: \(code).")
                 }
-                return try await receipt(for: id)
+                return try await receipt(for: id, accepting: accepting)
             case .retry(let delay):
                 try await Task.sleep(for: delay)
             case .fail(_, let message):
@@ -69,7 +79,7 @@ public final class HederaLedger<Transport: ClientTransport>: Ledger {
     }
 
     /// Polls `getTransactionReceipts` until the transaction reached consensus.
-    func receipt(for id: TransactionID) async throws -> TransactionReceipt {
+    func receipt(for id: TransactionID, accepting: Set<HAPIResponseCode> = []) async throws -> TransactionReceipt {
         for _ in 0..<max(1, configuration.receiptAttempts) {
             let (precheck, receipt) = try HAPIReceiptCodec.decodeReceiptResponse(try await call(HAPIMethod.getTransactionReceipts,
                                                                                                 HAPIReceiptCodec.encodeReceiptQuery(id)))
@@ -77,13 +87,15 @@ public final class HederaLedger<Transport: ClientTransport>: Ledger {
                 try await Task.sleep(for: configuration.receiptInterval)
                 continue
             }
-            guard let receipt, receipt.status == .success else {
+            guard let receipt, receipt.status == .success || accepting.contains(receipt.status) else {
                 throw LedgerError(.rejected, "transaction \(id) failed: \(receipt?.status ?? precheck).")
             }
             return TransactionReceipt(
                 transactionID: id, consensusTimestamp: id.validStart, accountID: receipt.accountID, topicID: receipt.topicID,
                 topicSequenceNumber: receipt.topicSequenceNumber == 0 ? nil : Int64(receipt.topicSequenceNumber),
-                topicRunningHash: receipt.topicRunningHash.isEmpty ? nil : receipt.topicRunningHash)
+                topicRunningHash: receipt.topicRunningHash.isEmpty ? nil : receipt.topicRunningHash,
+                isIdempotentReplay: receipt.status == .identicalScheduleAlreadyCreated,
+                scheduleID: receipt.scheduleID, scheduledTransactionID: receipt.scheduledTransactionID)
         }
         throw LedgerError(.rejected, "no receipt for \(id) after \(configuration.receiptAttempts) queries; look it up on the mirror node.")
     }
@@ -131,25 +143,6 @@ public final class HederaLedger<Transport: ClientTransport>: Ledger {
     public func transfer(_ amount: Int64, from: LedgerOperator, to: AccountID) async throws -> TransactionReceipt {
         try EscrowState.requirePositive(amount)
         return try await execute(.cryptoTransfer([.init(account: from.account, amount: -amount), .init(account: to, amount: amount)]), payer: from)
-    }
-
-    @discardableResult
-    public func lockEscrow(job: String, amount: Int64, owner: LedgerOperator) async throws -> TransactionReceipt { throw Self.noEscrow }
-    @discardableResult
-    public func releaseEscrow(job: String, task: String, to: AccountID, amount: Int64, owner: LedgerOperator) async throws -> TransactionReceipt { throw Self.noEscrow }
-    @discardableResult
-    public func refundEscrow(job: String, owner: LedgerOperator) async throws -> TransactionReceipt { throw Self.noEscrow }
-    public func escrow(job: String) async throws -> EscrowState? { throw Self.noEscrow }
-    @discardableResult
-    public func stake(_ amount: Int64, trainer: LedgerOperator) async throws -> TransactionReceipt { throw Self.noEscrow }
-    @discardableResult
-    public func unstake(_ amount: Int64, trainer: LedgerOperator) async throws -> TransactionReceipt { throw Self.noEscrow }
-    @discardableResult
-    public func slash(_ account: AccountID, amount: Int64, evidenceCID: String, authority: LedgerOperator) async throws -> TransactionReceipt { throw Self.noEscrow }
-    public func stake(of account: AccountID) async throws -> StakeState { throw Self.noEscrow }
-
-    private static var noEscrow: LedgerError {
-        LedgerError(.unsupported, "HederaLedger does not implement escrow and stakes yet (planned: threshold-key account with scheduled transfers); use LocalLedger.")
     }
 
     public func createTopic(memo: String, submitKey: Ed25519PublicKey?, payer: LedgerOperator) async throws -> TopicID {

@@ -41,6 +41,8 @@ public struct LedgerError: Error, Sendable, CustomStringConvertible {
         case verificationFailed
         /// This ledger backend does not offer the operation; use one that does.
         case unsupported
+        /// The schedule being signed has already executed.
+        case scheduleExecuted
         /// A Hedera node refused or failed the transaction (the message names the HAPI status).
         case rejected
     }

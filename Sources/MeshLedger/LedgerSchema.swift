@@ -25,6 +25,8 @@ enum LedgerSchema {
         ("slashes", "log_seq"),
         ("topics", "num"),
         ("topic_messages", "topic, sequence"),
+        ("schedules", "num"),
+        ("schedule_signatures", "schedule, key"),
     ]
 
     static let logTables = """
@@ -62,6 +64,11 @@ enum LedgerSchema {
             payer INTEGER NOT NULL, contents BLOB NOT NULL, running_hash BLOB NOT NULL,
             chunk_initial BLOB, chunk_total INTEGER, chunk_number INTEGER, log_seq INTEGER NOT NULL,
             PRIMARY KEY (topic, sequence));
+        CREATE TABLE IF NOT EXISTS schedules (
+            num INTEGER PRIMARY KEY, identity BLOB NOT NULL UNIQUE, body BLOB NOT NULL, payer INTEGER NOT NULL,
+            creator_tx BLOB NOT NULL, executed_seconds INTEGER, executed_nanos INTEGER);
+        CREATE TABLE IF NOT EXISTS schedule_signatures (
+            schedule INTEGER NOT NULL, key BLOB NOT NULL, PRIMARY KEY (schedule, key));
         """
 
     /// Creates the tables; on an empty file also writes `meta` and the genesis state.

@@ -1,8 +1,8 @@
 public import GRPCCore
 internal import Synchronization
 
-/// A HAPI node in process: the gRPC methods `HederaLedger` calls, answered by a
-/// `LocalLedger`. Used to test the Hedera client end to end offline, and as a
+/// A HAPI node in process: the gRPC methods `HederaLedger` calls (topics,
+/// accounts, transfers, schedules, receipts), answered by a `LocalLedger`. Used to test the Hedera client end to end offline, and as a
 /// development stand-in for a network node.
 ///
 /// ```swift
@@ -61,8 +61,6 @@ public final class LocalHAPIService: RegistrableRPCService, Sendable {
         } catch {
             return HAPIReceiptCodec.encodeTransactionResponse(.invalidTransaction)
         }
-        if case .scheduleCreate = body.data { return HAPIReceiptCodec.encodeTransactionResponse(HAPIResponseCode(rawValue: 13)) }
-        if case .scheduleSign = body.data { return HAPIReceiptCodec.encodeTransactionResponse(HAPIResponseCode(rawValue: 13)) }
         do {
             let r = try await ledger.submit(tx)
             var receipt = HAPIReceiptCodec.Receipt(status: .success, accountID: r.accountID, topicID: r.topicID)
@@ -71,7 +69,16 @@ public final class LocalHAPIService: RegistrableRPCService, Sendable {
                 receipt.topicRunningHash = hash
                 receipt.topicRunningHashVersion = UInt64(HCSRunningHash.version)
             }
-            receipts.withLock { $0[body.transactionID] = receipt }
+            receipt.scheduleID = r.scheduleID
+            receipt.scheduledTransactionID = r.scheduledTransactionID
+            if r.scheduleID != nil, r.isIdempotentReplay { receipt.status = .identicalScheduleAlreadyCreated }
+            receipts.withLock { receipts in
+                receipts[body.transactionID] = receipt
+                // The scheduled transaction has a receipt of its own once it ran.
+                if r.scheduleExecuted, let scheduled = r.scheduledTransactionID {
+                    receipts[scheduled] = HAPIReceiptCodec.Receipt(status: .success)
+                }
+            }
             return HAPIReceiptCodec.encodeTransactionResponse(.ok)
         } catch let error as LedgerError {
             // Rule failures reach consensus on Hedera and show in the receipt; signature and
@@ -80,7 +87,9 @@ public final class LocalHAPIService: RegistrableRPCService, Sendable {
             case .malformed, .missingSignature, .invalidSignature, .duplicateTransaction, .transactionExpired:
                 return HAPIReceiptCodec.encodeTransactionResponse(HAPIResponseCode(error))
             default:
-                receipts.withLock { $0[body.transactionID] = HAPIReceiptCodec.Receipt(status: HAPIResponseCode(error)) }
+                var status = HAPIResponseCode(error)
+                if case .scheduleSign = body.data, error.code == .notFound { status = .invalidScheduleID }
+                receipts.withLock { $0[body.transactionID] = HAPIReceiptCodec.Receipt(status: status) }
                 return HAPIReceiptCodec.encodeTransactionResponse(.ok)
             }
         } catch {

@@ -37,12 +37,7 @@ extension TransactionBody {
                 }
             }
         case .scheduleCreate(let s):
-            w.message(42) { m in
-                m.message(1) { inner in inner.message(9) { t in t.message(1) { Transfer.encode(s.transfers, into: &$0) } } }
-                m.string(2, s.memo)
-                if let k = s.adminKey { m.message(3) { k.encode(into: &$0) } }
-                if let p = s.payer { m.message(4) { p.encode(into: &$0) } }
-            }
+            w.message(42) { Self.encodeScheduleCreate(s, into: &$0) }
         case .scheduleSign(let id):
             w.message(44) { m in m.message(1) { $0.int64(1, id.shard); $0.int64(2, id.realm); $0.int64(3, id.num) } }
         case .meshfl(let op):
@@ -158,6 +153,15 @@ extension TransactionBody {
         }
         guard let topic else { throw LedgerError(.malformed, "consensusSubmitMessage has no topicID.") }
         return SubmitMessage(topic: topic, message: message, chunkInfo: chunk)
+    }
+
+    /// `ScheduleCreateTransactionBody` fields: the scheduled `cryptoTransfer` (SchedulableTransactionBody field 9),
+    /// memo, admin key, payer.
+    static func encodeScheduleCreate(_ s: ScheduleCreate, into m: inout ProtobufWriter) {
+        m.message(1) { inner in inner.message(9) { t in t.message(1) { Transfer.encode(s.transfers, into: &$0) } } }
+        m.string(2, s.memo)
+        if let k = s.adminKey { m.message(3) { k.encode(into: &$0) } }
+        if let p = s.payer { m.message(4) { p.encode(into: &$0) } }
     }
 
     static func decodeScheduleCreate(_ s: ArraySlice<UInt8>) throws(LedgerError) -> ScheduleCreate {

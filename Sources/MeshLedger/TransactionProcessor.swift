@@ -26,6 +26,9 @@ struct TransactionProcessor {
         guard !(try store.hasTransaction(id)) else {
             throw LedgerError(.duplicateTransaction, "transaction \(id) was already applied; build a new transaction with a fresh valid start.")
         }
+        guard !id.scheduled else {
+            throw LedgerError(.invalidArgument, "transaction \(id) sets `scheduled`; only a schedule executes scheduled transactions. Clear the flag.")
+        }
         try checkValidWindow(body, consensus: consensus)
         let payer = id.payer
         var required = [try store.requireAccountKey(payer, role: "payer")]
@@ -47,8 +50,10 @@ struct TransactionProcessor {
             guard payer == LedgerSchema.treasury else {
                 throw LedgerError(.unauthorized, "only the slashing authority \(LedgerSchema.treasury) may slash; \(payer) signed.")
             }
-        case .scheduleCreate, .scheduleSign, .unsupported:
-            throw LedgerError(.invalidArgument, "LocalLedger does not execute this transaction type (\(body.data)); use cryptoTransfer, consensus or meshfl operations.")
+        case .scheduleCreate(let sc):
+            if let k = sc.adminKey { required.append(k) }
+        case .unsupported:
+            throw LedgerError(.invalidArgument, "LocalLedger does not execute this transaction type; use cryptoTransfer, schedules, consensus or meshfl operations.")
         default:
             break
         }
@@ -83,7 +88,13 @@ struct TransactionProcessor {
         case .meshfl(let op):
             return try applyMeshfl(op, payer: payer, logSeq: logSeq, consensus: consensus, receipt: receipt, store: store)
 
-        case .scheduleCreate, .scheduleSign, .unsupported:
+        case .scheduleCreate(let sc):
+            return try createSchedule(sc, tx: tx, id: id, consensus: consensus, receipt: receipt, store: store)
+
+        case .scheduleSign(let schedule):
+            return try signSchedule(schedule, tx: tx, consensus: consensus, receipt: receipt, store: store)
+
+        case .unsupported:
             fatalError("rejected above")
         }
     }
@@ -113,7 +124,7 @@ struct TransactionProcessor {
         }
     }
 
-    private func applyTransfers(_ transfers: [TransactionBody.Transfer], store: LedgerStore) throws {
+    func applyTransfers(_ transfers: [TransactionBody.Transfer], store: LedgerStore) throws {
         guard !transfers.isEmpty, transfers.count <= 10 else {
             throw LedgerError(.invalidArgument, "a transfer has 1…10 legs, got \(transfers.count).")
         }

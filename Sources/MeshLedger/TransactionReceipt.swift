@@ -16,14 +16,22 @@ public struct TransactionReceipt: Hashable, Sendable {
     public var topicRunningHash: [UInt8]?
     /// Tinybars moved by an escrow release or refund, or slashed.
     public var amount: Int64?
-    /// True when the request repeated an escrow release already applied: nothing changed.
+    /// True when the request repeated an escrow release already applied, or
+    /// created a schedule identical to an existing one: nothing changed.
     public var isIdempotentReplay: Bool
+    /// The schedule a `scheduleCreate` created (or the identical one that exists), or a `scheduleSign` signed.
+    public var scheduleID: TransactionBody.ScheduleID?
+    /// The id the scheduled transaction executes under (the creating id with `scheduled` set).
+    public var scheduledTransactionID: TransactionID?
+    /// True when this transaction completed the schedule's signatures and the scheduled transfer ran.
+    public var scheduleExecuted: Bool
 
     /// Creates a receipt.
     public init(
         transactionID: TransactionID, consensusTimestamp: ConsensusTimestamp, accountID: AccountID? = nil,
         topicID: TopicID? = nil, topicSequenceNumber: Int64? = nil, topicRunningHash: [UInt8]? = nil,
-        amount: Int64? = nil, isIdempotentReplay: Bool = false
+        amount: Int64? = nil, isIdempotentReplay: Bool = false, scheduleID: TransactionBody.ScheduleID? = nil,
+        scheduledTransactionID: TransactionID? = nil, scheduleExecuted: Bool = false
     ) {
         self.transactionID = transactionID
         self.consensusTimestamp = consensusTimestamp
@@ -33,5 +41,8 @@ public struct TransactionReceipt: Hashable, Sendable {
         self.topicRunningHash = topicRunningHash
         self.amount = amount
         self.isIdempotentReplay = isIdempotentReplay
+        self.scheduleID = scheduleID
+        self.scheduledTransactionID = scheduledTransactionID
+        self.scheduleExecuted = scheduleExecuted
     }
 }
