@@ -130,6 +130,24 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // MARK: Node: roles and the job protocol, where the layers meet
+        .target(
+            name: "MeshNode",
+            dependencies: [
+                "MeshTensor",
+                "MeshNN",
+                "MeshLearning",
+                "Libp2p",
+                "Gossipsub",
+                "MeshStorage",
+                "MeshLedger",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: Command line
         .executableTarget(
             name: "meshfl",
@@ -139,6 +157,7 @@ let package = Package(
                 "MeshNN",
                 "MeshLedger",
                 "MeshStorage",
+                "MeshNode",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -181,6 +200,11 @@ let package = Package(
         .testTarget(
             name: "MeshLearningTests",
             dependencies: ["MeshLearning", "MeshNN", "MeshTensor"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "MeshNodeTests",
+            dependencies: ["MeshNode", "MeshNN", "MeshTensor", "MeshLearning", "MeshLedger", "MeshStorage", "Libp2p"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

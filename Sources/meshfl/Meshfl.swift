@@ -14,11 +14,14 @@ struct Meshfl: AsyncParsableCommand {
         commandName: "meshfl",
         abstract: "Peer-to-peer federated learning.",
         discussion: """
-            Start with `meshfl demo`, or train a reference model:
+            Start with `meshfl demo` (a requester and four trainers on this machine), or
+            run nodes yourself: `meshfl node`, `meshfl submit`, `meshfl status`, `meshfl fetch`.
+            Train a reference model alone:
               meshfl train --model examples/mlp.json --epochs 5 --out mlp.safetensors
               meshfl eval --model examples/mlp.json --weights mlp.safetensors
             """,
-        subcommands: [TrainCommand.self, EvalCommand.self, DemoCommand.self, LedgerCommand.self, StoreCommand.self, P2PCommand.self]
+        subcommands: [TrainCommand.self, EvalCommand.self, DemoCommand.self, NodeCommand.self, SubmitCommand.self, JobsCommand.self,
+                      StatusCommand.self, FetchCommand.self, LedgerCommand.self, StoreCommand.self, P2PCommand.self]
     )
 
     static func main() async {

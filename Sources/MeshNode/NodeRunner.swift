@@ -1,0 +1,93 @@
+public import Foundation
+public import Gossipsub
+public import Libp2p
+public import Logging
+public import MeshLedger
+public import MeshStorage
+import MeshTensor
+
+/// A node's roles.
+public enum NodeRole: String, Sendable, CaseIterable {
+    case requester
+    case trainer
+}
+
+/// Everything `meshfl node` needs to run one node.
+public struct NodeOptions: Sendable {
+    public var role: NodeRole
+    public var dataDirectory: String
+    public var listen: [Multiaddr] = []
+    public var bootstrap: [Multiaddr] = []
+    /// Path of the local ledger's SQLite file (`--ledger local:PATH`).
+    public var ledgerPath: String
+    /// BLAS threads for training and re-execution.
+    public var cores = 1
+    /// Tinybars a trainer keeps staked.
+    public var stake: Int64 = 5_000
+    /// Trainers: leave after this long with no job to work on (nil: run until stopped).
+    public var idleExit: Duration?
+    /// Stop after this long in any case.
+    public var lifetime: Duration = .seconds(24 * 3600)
+    public var cheat: TrainerNode.Cheat?
+
+    public init(role: NodeRole, dataDirectory: String, ledgerPath: String) {
+        self.role = role
+        self.dataDirectory = dataDirectory
+        self.ledgerPath = ledgerPath
+    }
+}
+
+/// Assembles a node — host, presigned server, ledger, gossipsub, role — and runs it.
+public enum NodeRunner {
+    /// Runs until the lifetime ends (or, for a trainer, it has been idle for
+    /// `idleExit`). `ready` is called once with the node's full listen
+    /// addresses (`meshfl node` prints the first on its first line).
+    public static func run(_ options: NodeOptions, logger: Logger, ready: @Sendable ([Multiaddr]) -> Void) async throws {
+        BLAS.setThreads(options.cores)
+        let directory = try NodeDirectory(options.dataDirectory)
+        let identity = try directory.identity()
+        let ledger: LocalLedger
+        do { ledger = try LocalLedger(path: options.ledgerPath) } catch {
+            throw NodeError(.invalidInput, "cannot open the ledger \(options.ledgerPath): \(error); pass --ledger local:PATH")
+        }
+        var configuration = Libp2p.Host.Configuration()
+        configuration.agentVersion = "meshfl/0.1.0 (\(options.role.rawValue))"
+        let host = Libp2p.Host(identity: identity, configuration: configuration, logger: logger)
+        let listen = options.listen.isEmpty ? [try Multiaddr("/ip4/127.0.0.1/tcp/0")] : options.listen
+        try await host.listen(on: listen)
+        var gossip = GossipsubConfiguration()
+        gossip.heartbeatInterval = .milliseconds(500)
+        let pubsub = GossipsubService(host: host, key: identity, configuration: gossip)
+        await pubsub.start()
+        var bootstrapPeers: [PeerID] = []
+        for address in options.bootstrap {
+            do { bootstrapPeers.append(try await host.connect(to: address)) } catch {
+                logger.warning("bootstrap peer \(address) unreachable: \(error); will retry through discovery")
+                if case .p2p(let peer)? = address.components.last { bootstrapPeers.append(peer) }
+            }
+        }
+        let addresses = await host.fullAddresses
+        let account = try await directory.ledgerAccount(on: ledger, funding: 1_000_000)
+        switch options.role {
+        case .requester:
+            let server = try await PresignedServer.start(store: try directory.blobStore())
+            let blobs = try directory.blobStore(endpoint: URL(string: "http://127.0.0.1:\(server.port)"))
+            let requester = try Requester(host: host, identity: identity, directory: directory, blobs: blobs, ledger: ledger,
+                                          account: account, pubsub: pubsub, logger: logger)
+            await requester.start()
+            ready(addresses)
+            try? await Task.sleep(for: options.lifetime)
+            await requester.stop()
+            try? await server.stop()
+        case .trainer:
+            let staked = try await ledger.stake(of: account.account).staked
+            if staked < options.stake { try await ledger.stake(options.stake - staked, trainer: account) }
+            let trainer = TrainerNode(host: host, identity: identity, account: account, bootstrap: bootstrapPeers,
+                                      pubsub: pubsub, cheat: options.cheat, logger: logger)
+            ready(addresses)
+            await trainer.run(until: .now + options.lifetime, idleExit: options.idleExit)
+        }
+        await pubsub.stop()
+        await host.shutdown()
+    }
+}

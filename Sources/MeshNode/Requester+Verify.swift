@@ -1,0 +1,109 @@
+import Foundation
+import MeshLearning
+import MeshNN
+import MeshStorage
+import MeshTensor
+
+/// What verification decided about one result.
+enum ResultVerdict: Sendable {
+    /// Accepted; the plaintext weights are stored under `weightsKey`.
+    case accept(weightsKey: String, reexecuted: Bool)
+    /// Refused without proof of fraud (missing upload, bad hash, NaN, wrong shapes, implausible loss).
+    case reject(String)
+    /// Re-execution of the task gave other weights: the signed receipt is the proof.
+    case fraud(String, recomputed: String)
+}
+
+extension Requester {
+    /// Weights agree with a re-execution when every element is within this of it:
+    /// bitwise equality is expected on one CPU and thread count (docs/determinism.md),
+    /// the tolerance absorbs summation-order differences across BLAS builds.
+    static let reexecutionTolerance: Float = 1e-4
+
+    /// Checks a result in order of cost: the upload and its hashes, the
+    /// weights' shapes and values, the validation loss, then — for a new
+    /// trainer always, else with the job's probability — re-execution.
+    func verify(_ receipt: Receipt, spec: JobSpec) async -> ResultVerdict {
+        let keys = JobSubmission.Keys.self
+        let plain: Data
+        let weights: [String: Tensor]
+        let global: [String: Tensor]
+        do {
+            guard let sealed = try? await blobs.get(key: keys.result(spec.id, round: receipt.round, shard: receipt.shard, lease: receipt.lease)) else {
+                return .reject("no result was uploaded for lease \(receipt.lease)")
+            }
+            guard Weights.sha256Hex(sealed) == receipt.sealedDigest else {
+                return .reject("the uploaded blob's SHA-256 is not the receipt's sealedDigest")
+            }
+            guard let opened = try? Sealer.open(sealed, with: sealingKey) else {
+                return .reject("the uploaded blob does not open with the job's sealing key")
+            }
+            plain = opened
+            guard Weights.sha256Hex(plain) == receipt.weightsDigest else {
+                return .reject("the weights' SHA-256 is not the receipt's weightsDigest")
+            }
+            guard receipt.transcript.last == receipt.weightsDigest else {
+                return .reject("the transcript does not end with the weights' digest")
+            }
+            guard receipt.sampleCount == spec.shardSizes[receipt.shard] else {
+                return .reject("the receipt claims \(receipt.sampleCount) samples; shard \(receipt.shard) has \(spec.shardSizes[receipt.shard])")
+            }
+            guard let decoded = try? Weights.decode(plain, source: "result") else { return .reject("the result is not safetensors") }
+            weights = decoded
+            global = try Weights.decode(try await blobs.get(key: keys.global(spec.id, round: receipt.round)), source: "global weights")
+        } catch {
+            return .reject("the requester could not read its own state: \(error)")
+        }
+        guard Set(weights.keys) == Set(global.keys), global.allSatisfy({ weights[$0.key]?.shape == $0.value.shape }) else {
+            return .reject("the weights' names or shapes differ from the model's")
+        }
+        guard weights.values.allSatisfy({ $0.scalars.allSatisfy(\.isFinite) }) else {
+            return .reject("the weights contain NaN or infinite values")
+        }
+        let spec = spec
+        let validation = validation[spec.id]!
+        let plausible: Bool = await Task.detached {
+            guard let updated = try? Sequential(spec: spec.model, seed: 0), (try? updated.load(weights)) != nil,
+                  let start = try? Sequential(spec: spec.model, seed: 0), (try? start.load(global)) != nil else { return false }
+            let probe = validation.subset(Array(0..<min(1_000, validation.count)))
+            let before = Evaluation(model: start, data: probe).loss
+            let after = Evaluation(model: updated, data: probe).loss
+            return after.isFinite && after <= max(before * 1.5, before + 0.5)
+        }.value
+        guard plausible else { return .reject("validation loss is non-finite or far above the round's starting loss") }
+
+        let reexecute = (acceptedBy[receipt.trainer] ?? 0) < 2 || Double.random(in: 0..<1) < spec.reexecutionProbability
+        if reexecute {
+            let shardData: Dataset
+            do {
+                shardData = try ShardFile.decode(try await blobs.get(key: keys.shard(spec.id, receipt.shard)), source: "shard \(receipt.shard)")
+            } catch {
+                return .reject("the requester could not read shard \(receipt.shard): \(error)")
+            }
+            let seed = TaskExecution.seed(job: spec, round: receipt.round, shard: receipt.shard)
+            let outcome: Result<TaskOutput, any Error> = await Task.detached {
+                Result { try TaskExecution.run(job: spec, start: global, shard: shardData, seed: seed) }
+            }.value
+            guard case .success(let recomputed) = outcome else { return .reject("re-execution failed on the requester") }
+            let recomputedDigest = recomputed.transcript.last ?? ""
+            if recomputedDigest != receipt.weightsDigest {
+                var worst: Float = 0
+                for (name, tensor) in recomputed.weights {
+                    let claimed = weights[name]!.scalars
+                    for (index, value) in tensor.scalars.enumerated() { worst = max(worst, abs(value - claimed[index])) }
+                }
+                if worst > Self.reexecutionTolerance {
+                    return .fraud(String(format: "re-execution differs by up to %.3g (tolerance %.0e): the weights were not produced by the task's recipe", worst, Self.reexecutionTolerance),
+                                  recomputed: recomputedDigest)
+                }
+            }
+        }
+        do {
+            let key = keys.update(spec.id, round: receipt.round, shard: receipt.shard)
+            _ = try await blobs.put(key: key, data: plain, contentType: nil)
+            return .accept(weightsKey: key, reexecuted: reexecute)
+        } catch {
+            return .reject("the requester could not store the update: \(error)")
+        }
+    }
+}

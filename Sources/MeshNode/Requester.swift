@@ -1,0 +1,315 @@
+public import Crypto
+public import Foundation
+public import Gossipsub
+public import Libp2p
+public import Logging
+public import MeshLedger
+public import MeshNN
+public import MeshStorage
+import MeshLearning
+import MeshTensor
+
+/// The requester role: serves `/meshfl/task/1.0.0`, leases tasks, verifies
+/// results, pays or slashes on the ledger, aggregates rounds and refunds the
+/// rest of the escrow at the end — every step on the job's audit topic and in
+/// `node.sqlite`, so a restart resumes where it stopped.
+public actor Requester {
+    public static let taskProtocol = "/meshfl/task/1.0.0"
+    public static let jobsTopic = "/meshfl/jobs/1"
+
+    let host: Libp2p.Host
+    let identity: PrivateKey
+    let store: RequesterStore
+    let blobs: LocalBlobStore
+    let ledger: LocalLedger
+    let account: LedgerOperator
+    let sealingKey: Curve25519.KeyAgreement.PrivateKey
+    let pubsub: GossipsubService?
+    let logger: Logger
+    let strategy: any Strategy = FedAvg()
+    let now: @Sendable () -> Double
+
+    var jobs: [String: RequesterStore.JobRecord] = [:]
+    var validation: [String: Dataset] = [:]
+    var acceptedBy: [String: Int] = [:]
+    var aggregating: Set<String> = []
+    var loop: Task<Void, Never>?
+
+    public init(host: Libp2p.Host, identity: PrivateKey, directory: NodeDirectory, blobs: LocalBlobStore, ledger: LocalLedger,
+                account: LedgerOperator, pubsub: GossipsubService?, logger: Logger,
+                now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) throws {
+        self.host = host
+        self.identity = identity
+        self.store = try RequesterStore(path: directory.statePath)
+        self.blobs = blobs
+        self.ledger = ledger
+        self.account = account
+        self.sealingKey = try directory.sealingKey()
+        self.pubsub = pubsub
+        self.logger = logger
+        self.now = now
+    }
+
+    /// Serves the task protocol and starts the loop that picks up submitted
+    /// jobs, expires leases, announces jobs and finishes rounds.
+    public func start() async {
+        let protocolHelper = RequestResponse(protocolID: Self.taskProtocol, maxMessageSize: 8 << 20, timeout: .seconds(120))
+        await protocolHelper.serve(on: host) { [weak self] bytes, peer in
+            guard let self else { return [] }
+            return await self.handle(bytes, from: peer)
+        }
+        loop = Task { [weak self] in
+            var tick = 0
+            while !Task.isCancelled, let self {
+                await self.maintain(announce: tick % 20 == 0)
+                tick += 1
+                try? await Task.sleep(for: .milliseconds(250))
+            }
+        }
+    }
+
+    public func stop() {
+        loop?.cancel()
+    }
+
+    // MARK: Maintenance
+
+    func maintain(announce: Bool) async {
+        do {
+            for record in try store.jobs() where jobs[record.spec.id] == nil && record.status != .done {
+                try await adopt(record)
+            }
+            for id in jobs.keys.sorted() {
+                guard var record = jobs[id], record.status == .running else { continue }
+                let reopened = record.board.expire(now: now())
+                if !reopened.isEmpty {
+                    jobs[id] = record
+                    try store.saveBoard(job: id, record.board)
+                    for shard in reopened {
+                        logger.info("lease expired; task reopened", metadata: ["job": "\(id)", "shard": "\(shard)"])
+                        try? await audit(record.spec).record("lease_expired", ["job": .string(id), "round": .int(Int64(record.board.round)), "shard": .int(Int64(shard))])
+                    }
+                }
+                if record.board.isRoundComplete { try await finishRound(id) }
+                if announce, let pubsub, let payload = try? CanonicalJSON.encode(record.signed) {
+                    await pubsub.publish(Self.jobsTopic, Array(payload))
+                }
+            }
+        } catch {
+            logger.error("requester maintenance failed: \(error)")
+        }
+    }
+
+    /// Starts (or resumes) a job: signs it again with this node's addresses,
+    /// pays accepted updates a crash left unpaid, and finishes a round a crash
+    /// left complete.
+    func adopt(_ stored: RequesterStore.JobRecord) async throws {
+        var record = stored
+        if record.status == .pending {
+            var spec = record.spec
+            spec.requesterAddresses = await host.fullAddresses.map(\.description)
+            record.signed = try SignedMessage(signing: spec, with: identity)
+            record.spec = spec
+            record.status = .running
+            try store.updateSigned(job: spec.id, record.signed, status: .running)
+            try await audit(spec).record("job_started", ["job": .string(spec.id), "requester": .string(spec.requester)])
+        } else {
+            record.board.recoverAfterRestart()
+        }
+        jobs[record.spec.id] = record
+        validation[record.spec.id] = try ShardFile.decode(try await blobs.get(key: JobSubmission.Keys.validation(record.spec.id)),
+                                                         source: "validation shard of \(record.spec.id)")
+        for update in try store.updates(job: record.spec.id) {
+            acceptedBy[update.trainer, default: 0] += 1
+            if !update.paid { try await pay(update) }
+        }
+        logger.info("job running", metadata: ["job": "\(record.spec.id)", "round": "\(record.board.round + 1)/\(record.spec.rounds)"])
+    }
+
+    func audit(_ spec: JobSpec) throws -> AuditLog {
+        AuditLog(ledger: ledger, topic: try TopicID(parsing: spec.auditTopic), payer: account)
+    }
+
+    // MARK: Requests
+
+    func handle(_ bytes: [UInt8], from peer: PeerID) async -> [UInt8] {
+        let response: TaskResponse
+        do {
+            let request = try JSONDecoder().decode(TaskRequest.self, from: Data(bytes))
+            switch request {
+            case .jobs:
+                response = .jobs(jobs.values.filter { $0.status == .running }.map(\.signed))
+            case .claim(let claim):
+                response = try await self.claim(claim, from: peer)
+            case .submit(let signed):
+                response = try await submit(signed, from: peer)
+            }
+        } catch let error as NodeError {
+            response = .rejected(reason: error.message, slashed: false)
+        } catch {
+            response = .rejected(reason: "malformed request from \(peer): \(error)", slashed: false)
+        }
+        return Array((try? CanonicalJSON.encode(response)) ?? Data())
+    }
+
+    func claim(_ claim: Claim, from peer: PeerID) async throws -> TaskResponse {
+        guard var record = jobs[claim.job] else { return .finished(reason: "no running job \(claim.job) here") }
+        let trainer = peer.description
+        let account = try AccountID(parsing: claim.account)
+        let stake = try await ledger.stake(of: account)
+        guard stake.staked >= record.spec.minimumStake else {
+            return .wait(seconds: 5, reason: "account \(account) stakes \(stake.staked) tinybars; the job needs \(record.spec.minimumStake)")
+        }
+        let leaseID = (0..<6).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+        switch record.board.claim(trainer: trainer, account: claim.account, now: now(), leaseSeconds: record.spec.leaseSeconds, leaseID: leaseID) {
+        case .finished: return .finished(reason: "job \(claim.job) is complete")
+        case .refused(let reason): return .finished(reason: reason)
+        case .wait(let reason): return .wait(seconds: 0.5, reason: reason)
+        case .leased(let shard, let holder):
+            let fresh = holder.lease == leaseID
+            jobs[claim.job] = record
+            if fresh { try store.saveBoard(job: claim.job, record.board) }
+            let round = record.board.round
+            let expires = Int(record.spec.leaseSeconds) + 60
+            let lease = Lease(
+                job: claim.job, round: round, shard: shard, lease: holder.lease, deadline: holder.deadline,
+                weightsURL: try blobs.presignedURL(key: JobSubmission.Keys.global(claim.job, round: round), method: .get, expires: expires, contentType: nil).absoluteString,
+                shardURL: try blobs.presignedURL(key: JobSubmission.Keys.shard(claim.job, shard), method: .get, expires: expires, contentType: nil).absoluteString,
+                resultURL: try blobs.presignedURL(key: JobSubmission.Keys.result(claim.job, round: round, shard: shard, lease: holder.lease),
+                                                  method: .put, expires: expires, contentType: nil).absoluteString,
+                seed: TaskExecution.seed(job: record.spec, round: round, shard: shard))
+            if fresh {
+                try await audit(record.spec).record("task_leased", ["job": .string(claim.job), "round": .int(Int64(round)), "shard": .int(Int64(shard)),
+                                                                    "trainer": .string(trainer), "lease": .string(holder.lease)])
+            }
+            return .lease(lease)
+        }
+    }
+
+    func submit(_ signed: SignedMessage<Receipt>, from peer: PeerID) async throws -> TaskResponse {
+        let receipt = try signed.verified()
+        guard signed.signer == peer.description, receipt.trainer == peer.description else {
+            throw NodeError(.refused, "receipt signed by \(signed.signer) for trainer \(receipt.trainer) arrived from \(peer); a trainer hands in only its own tasks")
+        }
+        guard var record = jobs[receipt.job] else { return .finished(reason: "no running job \(receipt.job) here") }
+        switch record.board.receive(round: receipt.round, shard: receipt.shard, lease: receipt.lease, trainer: receipt.trainer) {
+        case .duplicate(let reason):
+            let paid = try store.updates(job: receipt.job, round: receipt.round).first { $0.shard == receipt.shard && $0.lease == receipt.lease }
+            if let paid { return .accepted(paid: paid.reward) }
+            return .wait(seconds: 1, reason: reason)
+        case .stale(let reason), .notYours(let reason):
+            throw NodeError(.refused, "receipt for r\(receipt.round)-s\(receipt.shard) lease \(receipt.lease): \(reason)")
+        case .verify:
+            jobs[receipt.job] = record
+        }
+        let verdict = await verify(receipt, spec: record.spec)
+        record = jobs[receipt.job]!
+        let spec = record.spec
+        let taskFields: [String: AuditValue] = ["job": .string(spec.id), "round": .int(Int64(receipt.round)), "shard": .int(Int64(receipt.shard)),
+                                                "trainer": .string(receipt.trainer), "lease": .string(receipt.lease)]
+        switch verdict {
+        case .accept(let weightsKey, let reexecuted):
+            record.board.settle(shard: receipt.shard, lease: receipt.lease, accepted: true)
+            jobs[spec.id] = record
+            let update = RequesterStore.UpdateRecord(job: spec.id, round: receipt.round, shard: receipt.shard, trainer: receipt.trainer,
+                                                     account: receipt.account, lease: receipt.lease, digest: receipt.weightsDigest,
+                                                     samples: receipt.sampleCount, loss: receipt.trainLoss, weightsKey: weightsKey,
+                                                     reward: spec.rewardPerTask, reexecuted: reexecuted)
+            try store.accept(update, board: record.board)
+            acceptedBy[receipt.trainer, default: 0] += 1
+            var fields = taskFields
+            fields["reexecuted"] = .bool(reexecuted)
+            fields["digest"] = .string(receipt.weightsDigest)
+            try await audit(spec).record("result_accepted", fields)
+            try await pay(update)
+            if record.board.isRoundComplete { try await finishRound(spec.id) }
+            return .accepted(paid: spec.rewardPerTask)
+        case .reject(let reason):
+            record.board.settle(shard: receipt.shard, lease: receipt.lease, accepted: false)
+            jobs[spec.id] = record
+            try store.refuse(job: spec.id, round: receipt.round, shard: receipt.shard, trainer: receipt.trainer, reason: reason,
+                             slashed: false, evidence: nil, board: record.board)
+            var fields = taskFields
+            fields["reason"] = .string(reason)
+            try await audit(spec).record("result_rejected", fields)
+            logger.warning("result rejected", metadata: ["trainer": "\(receipt.trainer)", "reason": "\(reason)"])
+            return .rejected(reason: reason, slashed: false)
+        case .fraud(let reason, let evidence):
+            record.board.settle(shard: receipt.shard, lease: receipt.lease, accepted: false)
+            record.board.ban(receipt.trainer)
+            jobs[spec.id] = record
+            let document = try CanonicalJSON.encode(FraudEvidence(job: spec.id, receipt: signed, reason: reason, recomputedDigest: evidence))
+            let cid = try blobs.blocks.put(document)
+            let slashable = min(spec.slashAmount, try await ledger.stake(of: try AccountID(parsing: receipt.account)).staked)
+            if slashable > 0 {
+                try await ledger.slash(try AccountID(parsing: receipt.account), amount: slashable, evidenceCID: cid.description, authority: ledger.treasury)
+            }
+            try store.refuse(job: spec.id, round: receipt.round, shard: receipt.shard, trainer: receipt.trainer, reason: reason,
+                             slashed: slashable > 0, evidence: cid.description, board: record.board)
+            var fields = taskFields
+            fields["reason"] = .string(reason)
+            fields["evidence"] = .string(cid.description)
+            fields["slashed"] = .int(slashable)
+            try await audit(spec).record("trainer_slashed", fields)
+            logger.warning("fraud proven; trainer slashed", metadata: ["trainer": "\(receipt.trainer)", "evidence": "\(cid)"])
+            return .rejected(reason: reason, slashed: slashable > 0)
+        }
+    }
+
+    func pay(_ update: RequesterStore.UpdateRecord) async throws {
+        if update.reward > 0 {
+            try await ledger.releaseEscrow(job: update.job, task: JobSpec.taskID(round: update.round, shard: update.shard),
+                                           to: try AccountID(parsing: update.account), amount: update.reward, owner: account)
+        }
+        try store.markPaid(job: update.job, round: update.round, shard: update.shard)
+    }
+
+    // MARK: Rounds
+
+    func finishRound(_ id: String) async throws {
+        guard var record = jobs[id], record.board.isRoundComplete, !aggregating.contains(id) else { return }
+        aggregating.insert(id)
+        defer { aggregating.remove(id) }
+        let spec = record.spec
+        let round = record.board.round
+        let global = try Weights.decode(try await blobs.get(key: JobSubmission.Keys.global(id, round: round)), source: "global weights of round \(round)")
+        var updates: [ClientUpdate] = []
+        for update in try store.updates(job: id, round: round) {
+            let weights = try Weights.decode(try await blobs.get(key: update.weightsKey), source: update.weightsKey)
+            updates.append(ClientUpdate(client: update.trainer, weights: weights, sampleCount: update.samples))
+        }
+        let next = try strategy.aggregate(global: global, updates: updates)
+        let model = try Sequential(spec: spec.model, seed: spec.seed)
+        try model.load(next, source: "aggregated weights")
+        let evaluation = Evaluation(model: model, data: validation[id]!)
+        let data = Weights.encode(next)
+        if round + 1 < spec.rounds {
+            _ = try await blobs.put(key: JobSubmission.Keys.global(id, round: round + 1), data: data, contentType: nil)
+        } else {
+            _ = try await blobs.put(key: JobSubmission.Keys.final(id), data: data, contentType: nil)
+            _ = try await blobs.put(key: JobSubmission.Keys.sealedFinal(id), data: try Sealer.seal(data, to: sealingKey.publicKey), contentType: nil)
+        }
+        record.board.advance()
+        jobs[id] = record
+        try store.finishRound(job: id, round: round, accuracy: evaluation.accuracy, loss: Double(evaluation.loss), board: record.board)
+        try await audit(spec).record("round_finished", ["job": .string(id), "round": .int(Int64(round)),
+                                                        "accuracy": .double(evaluation.accuracy), "updates": .int(Int64(updates.count)),
+                                                        "digest": .string(Weights.sha256Hex(data))])
+        logger.info("round finished", metadata: ["job": "\(id)", "round": "\(round + 1)/\(spec.rounds)",
+                                                 "accuracy": "\(String(format: "%.4f", evaluation.accuracy))"])
+        if record.board.isFinished {
+            let refund = try await ledger.escrow(job: id)
+            try await ledger.refundEscrow(job: id, owner: account)
+            try await audit(spec).record("job_finished", ["job": .string(id), "refunded": .int(refund.map { $0.locked - $0.released } ?? 0)])
+            jobs[id]?.status = .done
+        }
+    }
+}
+
+/// What a slash cites: the trainer's own signed receipt and what re-execution found.
+public struct FraudEvidence: Codable, Sendable {
+    public var job: String
+    public var receipt: SignedMessage<Receipt>
+    public var reason: String
+    public var recomputedDigest: String
+}

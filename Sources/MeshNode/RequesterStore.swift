@@ -1,0 +1,270 @@
+internal import GRDB
+public import Foundation
+
+/// The requester's durable state in `node.sqlite` (WAL): jobs with their
+/// signed spec and task board, accepted updates, payments and round results.
+/// Every state change is one SQLite transaction, so a requester killed at any
+/// point restarts with a board that matches the updates and payments on disk;
+/// payments themselves are idempotent per task on the ledger, so replaying
+/// an unpaid accepted update after a crash never pays twice.
+public final class RequesterStore: Sendable {
+    let pool: DatabasePool
+
+    public init(path: String) throws {
+        do {
+            var configuration = Configuration()
+            configuration.busyMode = .timeout(30)
+            pool = try DatabasePool(path: path, configuration: configuration)
+            try Self.migrator.migrate(pool)
+        } catch {
+            throw NodeError(.storage, "cannot open the node state \(path): \(error); is it a meshfl node.sqlite?")
+        }
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE jobs (
+                    id TEXT PRIMARY KEY,
+                    signed BLOB NOT NULL,
+                    board BLOB NOT NULL,
+                    status TEXT NOT NULL,
+                    submitted REAL NOT NULL
+                );
+                CREATE TABLE updates (
+                    job TEXT NOT NULL, round INTEGER NOT NULL, shard INTEGER NOT NULL,
+                    trainer TEXT NOT NULL, account TEXT NOT NULL, lease TEXT NOT NULL,
+                    digest TEXT NOT NULL, samples INTEGER NOT NULL, loss REAL NOT NULL,
+                    weights_key TEXT NOT NULL, reward INTEGER NOT NULL, paid INTEGER NOT NULL DEFAULT 0,
+                    reexecuted INTEGER NOT NULL DEFAULT 0,
+                    PRIMARY KEY (job, round, shard)
+                );
+                CREATE TABLE rounds (
+                    job TEXT NOT NULL, round INTEGER NOT NULL,
+                    accuracy REAL NOT NULL, loss REAL NOT NULL, finished REAL NOT NULL,
+                    PRIMARY KEY (job, round)
+                );
+                CREATE TABLE verdicts (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    job TEXT NOT NULL, round INTEGER NOT NULL, shard INTEGER NOT NULL,
+                    trainer TEXT NOT NULL, verdict TEXT NOT NULL, reason TEXT NOT NULL,
+                    slashed INTEGER NOT NULL DEFAULT 0, evidence TEXT, at REAL NOT NULL
+                );
+                """)
+        }
+        return migrator
+    }
+
+    // MARK: Jobs
+
+    public enum JobStatus: String, Sendable, Codable {
+        /// Submitted; its node has not started it yet.
+        case pending
+        case running
+        case done
+    }
+
+    public struct JobRecord: Sendable {
+        public var signed: SignedMessage<JobSpec>
+        public var spec: JobSpec
+        public var board: TaskBoard
+        public var status: JobStatus
+        public var submitted: Date
+    }
+
+    public func insertJob(_ signed: SignedMessage<JobSpec>, spec: JobSpec) throws {
+        let board = TaskBoard(rounds: spec.rounds, shards: spec.shards)
+        try write { db in
+            try db.execute(sql: "INSERT INTO jobs (id, signed, board, status, submitted) VALUES (?, ?, ?, ?, ?)",
+                           arguments: [spec.id, try CanonicalJSON.encode(signed), try CanonicalJSON.encode(board),
+                                       JobStatus.pending.rawValue, Date().timeIntervalSince1970])
+        }
+    }
+
+    public func jobs() throws -> [JobRecord] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM jobs ORDER BY submitted").map(Self.record)
+        }
+    }
+
+    public func job(_ id: String) throws -> JobRecord? {
+        try read { db in try Row.fetchOne(db, sql: "SELECT * FROM jobs WHERE id = ?", arguments: [id]).map(Self.record) }
+    }
+
+    static func record(_ row: Row) throws -> JobRecord {
+        let signed = try JSONDecoder().decode(SignedMessage<JobSpec>.self, from: row["signed"] as Data)
+        return JobRecord(signed: signed, spec: try signed.verified(),
+                         board: try JSONDecoder().decode(TaskBoard.self, from: row["board"] as Data),
+                         status: JobStatus(rawValue: row["status"]) ?? .pending,
+                         submitted: Date(timeIntervalSince1970: row["submitted"]))
+    }
+
+    public func saveBoard(job: String, _ board: TaskBoard, status: JobStatus? = nil) throws {
+        try write { db in try Self.saveBoard(db, job: job, board, status: status) }
+    }
+
+    static func saveBoard(_ db: Database, job: String, _ board: TaskBoard, status: JobStatus?) throws {
+        if let status {
+            try db.execute(sql: "UPDATE jobs SET board = ?, status = ? WHERE id = ?",
+                           arguments: [try CanonicalJSON.encode(board), status.rawValue, job])
+        } else {
+            try db.execute(sql: "UPDATE jobs SET board = ? WHERE id = ?", arguments: [try CanonicalJSON.encode(board), job])
+        }
+    }
+
+    // MARK: Updates
+
+    public struct UpdateRecord: Sendable, Hashable {
+        public var job: String
+        public var round: Int
+        public var shard: Int
+        public var trainer: String
+        public var account: String
+        public var lease: String
+        public var digest: String
+        public var samples: Int
+        public var loss: Float
+        public var weightsKey: String
+        public var reward: Int64
+        public var paid: Bool
+        public var reexecuted: Bool
+
+        public init(job: String, round: Int, shard: Int, trainer: String, account: String, lease: String, digest: String,
+                    samples: Int, loss: Float, weightsKey: String, reward: Int64, paid: Bool = false, reexecuted: Bool) {
+            self.job = job
+            self.round = round
+            self.shard = shard
+            self.trainer = trainer
+            self.account = account
+            self.lease = lease
+            self.digest = digest
+            self.samples = samples
+            self.loss = loss
+            self.weightsKey = weightsKey
+            self.reward = reward
+            self.paid = paid
+            self.reexecuted = reexecuted
+        }
+    }
+
+    /// Records an accepted update and the board that accepts it, atomically.
+    public func accept(_ update: UpdateRecord, board: TaskBoard) throws {
+        try write { db in
+            try db.execute(sql: """
+                INSERT INTO updates (job, round, shard, trainer, account, lease, digest, samples, loss, weights_key, reward, paid, reexecuted)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)
+                """, arguments: [update.job, update.round, update.shard, update.trainer, update.account, update.lease, update.digest,
+                                 update.samples, Double(update.loss), update.weightsKey, update.reward, update.reexecuted])
+            try Self.saveBoard(db, job: update.job, board, status: nil)
+            try Self.insertVerdict(db, job: update.job, round: update.round, shard: update.shard, trainer: update.trainer,
+                                   verdict: "accepted", reason: update.reexecuted ? "verified, re-executed" : "verified", slashed: false, evidence: nil)
+        }
+    }
+
+    public func markPaid(job: String, round: Int, shard: Int) throws {
+        try write { db in
+            try db.execute(sql: "UPDATE updates SET paid = 1 WHERE job = ? AND round = ? AND shard = ?", arguments: [job, round, shard])
+        }
+    }
+
+    public func updates(job: String, round: Int? = nil) throws -> [UpdateRecord] {
+        try read { db in
+            let rows = if let round {
+                try Row.fetchAll(db, sql: "SELECT * FROM updates WHERE job = ? AND round = ? ORDER BY shard", arguments: [job, round])
+            } else {
+                try Row.fetchAll(db, sql: "SELECT * FROM updates WHERE job = ? ORDER BY round, shard", arguments: [job])
+            }
+            return rows.map { row in
+                UpdateRecord(job: row["job"], round: row["round"], shard: row["shard"], trainer: row["trainer"], account: row["account"],
+                             lease: row["lease"], digest: row["digest"], samples: row["samples"], loss: Float(row["loss"] as Double),
+                             weightsKey: row["weights_key"], reward: row["reward"], paid: row["paid"] as Bool, reexecuted: row["reexecuted"] as Bool)
+            }
+        }
+    }
+
+    // MARK: Verdicts and rounds
+
+    public struct Verdict: Sendable, Hashable {
+        public var round: Int
+        public var shard: Int
+        public var trainer: String
+        public var verdict: String
+        public var reason: String
+        public var slashed: Bool
+        public var evidence: String?
+    }
+
+    /// Records a refused result (and the board that reopened its task), atomically.
+    public func refuse(job: String, round: Int, shard: Int, trainer: String, reason: String, slashed: Bool, evidence: String?, board: TaskBoard) throws {
+        try write { db in
+            try Self.saveBoard(db, job: job, board, status: nil)
+            try Self.insertVerdict(db, job: job, round: round, shard: shard, trainer: trainer,
+                                   verdict: slashed ? "slashed" : "rejected", reason: reason, slashed: slashed, evidence: evidence)
+        }
+    }
+
+    static func insertVerdict(_ db: Database, job: String, round: Int, shard: Int, trainer: String, verdict: String,
+                              reason: String, slashed: Bool, evidence: String?) throws {
+        try db.execute(sql: "INSERT INTO verdicts (job, round, shard, trainer, verdict, reason, slashed, evidence, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       arguments: [job, round, shard, trainer, verdict, reason, slashed, evidence, Date().timeIntervalSince1970])
+    }
+
+    public func verdicts(job: String) throws -> [Verdict] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM verdicts WHERE job = ? ORDER BY id", arguments: [job]).map { row in
+                Verdict(round: row["round"], shard: row["shard"], trainer: row["trainer"], verdict: row["verdict"],
+                        reason: row["reason"], slashed: row["slashed"] as Bool, evidence: row["evidence"])
+            }
+        }
+    }
+
+    public struct RoundResult: Sendable, Hashable {
+        public var round: Int
+        public var accuracy: Double
+        public var loss: Double
+        public var finished: Date
+    }
+
+    /// Records a finished round and the board of the next one, atomically.
+    public func finishRound(job: String, round: Int, accuracy: Double, loss: Double, board: TaskBoard) throws {
+        try write { db in
+            try db.execute(sql: "INSERT OR REPLACE INTO rounds (job, round, accuracy, loss, finished) VALUES (?, ?, ?, ?, ?)",
+                           arguments: [job, round, accuracy, loss, Date().timeIntervalSince1970])
+            try Self.saveBoard(db, job: job, board, status: board.isFinished ? .done : nil)
+        }
+    }
+
+    public func rounds(job: String) throws -> [RoundResult] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM rounds WHERE job = ? ORDER BY round", arguments: [job]).map { row in
+                RoundResult(round: row["round"], accuracy: row["accuracy"], loss: row["loss"],
+                            finished: Date(timeIntervalSince1970: row["finished"]))
+            }
+        }
+    }
+
+    // MARK: Plumbing
+
+    func write<T>(_ body: (Database) throws -> T) throws -> T {
+        do { return try pool.write(body) } catch let error as NodeError { throw error } catch {
+            throw NodeError(.storage, "node state write failed: \(error)")
+        }
+    }
+
+    func read<T>(_ body: (Database) throws -> T) throws -> T {
+        do { return try pool.read(body) } catch let error as NodeError { throw error } catch {
+            throw NodeError(.storage, "node state read failed: \(error)")
+        }
+    }
+}
+
+extension RequesterStore {
+    /// Replaces a job's signed spec (the node signs it again with its listen addresses when it starts the job).
+    public func updateSigned(job: String, _ signed: SignedMessage<JobSpec>, status: JobStatus) throws {
+        try write { db in
+            try db.execute(sql: "UPDATE jobs SET signed = ?, status = ? WHERE id = ?",
+                           arguments: [try CanonicalJSON.encode(signed), status.rawValue, job])
+        }
+    }
+}
