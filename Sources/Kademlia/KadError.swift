@@ -11,6 +11,10 @@ public struct KadError: Error, Sendable, CustomStringConvertible {
         public static let tooLarge = Code(name: "tooLarge")
         /// A record its namespace's validator refuses, or a key with no validator; fix the record or register one.
         public static let invalidRecord = Code(name: "invalidRecord")
+        /// No peer (nor the local store) holds a valid record for the key.
+        public static let notFound = Code(name: "notFound")
+        /// Fewer peers than the quorum answered with a valid record; retry later or ask for a smaller quorum.
+        public static let quorumNotMet = Code(name: "quorumNotMet")
     }
 
     /// What kind of failure this is.

@@ -161,8 +161,10 @@ public actor KademliaService {
         }
     }
 
-    /// Runs an iterative lookup of `key`, sending `message` to every peer queried.
-    func lookup(_ key: [UInt8], _ message: KadMessage) async -> (closest: [PeerID], replies: [KadMessage]) {
+    /// Runs an iterative lookup of `key`, sending `message` to every peer queried; `enough` sees each reply
+    /// as it arrives and ends the lookup early by returning `true` (GET_VALUE with a quorum).
+    func lookup(_ key: [UInt8], _ message: KadMessage,
+                enough: (PeerID, KadMessage) -> Bool = { _, _ in false }) async -> (closest: [PeerID], replies: [KadMessage]) {
         let target = KademliaKey(key: key)
         var lookup = LookupStateMachine(target: target, seeds: server.table.closest(to: target, count: server.k),
                                         localPeer: host.peerID, k: server.k, alpha: alpha, queryTimeout: queryTimeout)
@@ -190,6 +192,10 @@ public actor KademliaService {
                 replies.append(reply)
                 server.table.update(peer, now: now)
                 lookup.receive(.response(from: peer, closer: learn(reply.closerPeers)), now: now)
+                if enough(peer, reply) {
+                    continuation.finish()
+                    return (lookup.closestAnswered, replies)
+                }
             } else {
                 lookup.receive(.failure(peer), now: now)
             }
@@ -227,18 +233,9 @@ public actor KademliaService {
         return stored
     }
 
-    /// The best valid value for `key` found locally or among the peers of a lookup, or `nil`.
+    /// The best valid value for `key` found locally or among the peers of a complete lookup, or `nil`.
     public func getValue(_ key: [UInt8]) async -> [UInt8]? {
-        var values: [[UInt8]] = []
-        if let local = server.records.get(key, now: now) { values.append(local.value) }
-        let result = await lookup(key, KadMessage(type: .getValue, key: key))
-        for reply in result.replies {
-            guard let record = reply.record, record.key == key, (try? server.records.validate(record)) != nil else { continue }
-            values.append(record.value)
-        }
-        guard !values.isEmpty, let namespace = RecordStore.namespace(of: key),
-              let validator = server.records.validators[namespace] else { return nil }
-        return values[validator.select(key: key, values: values)]
+        (try? await getValue(key, quorum: 0))?.value
     }
 
     /// Announces this peer as a provider of `key` to the k closest peers; returns how many were told.

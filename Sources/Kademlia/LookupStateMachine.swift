@@ -120,6 +120,11 @@ public struct LookupStateMachine: Sendable {
         return actions
     }
 
+    /// The (up to k) closest peers that have answered so far, closest first: the result of a lookup ended early.
+    public var closestAnswered: [PeerID] {
+        Array(ordered.lazy.filter { self.states[$0] == .succeeded }.prefix(k))
+    }
+
     /// The earliest deadline among queries in flight, for the driver's timer.
     public var nextDeadline: Duration? {
         states.values.compactMap { if case .waiting(let d) = $0 { d } else { nil } }.min()

@@ -14,6 +14,7 @@ per stdin line and answers each with one line "OK <command> <json>" or "ERR <com
     mesh <topic>                      the peers in our mesh of <topic>
     put <key> <hex>                   DHT PUT_VALUE (key is text, e.g. /meshfl/x)
     get <key>                         DHT GET_VALUE
+    store-local <key> <hex>           keep a record in our own store only (so a GET must reach us)
     provide <hex key>                 DHT ADD_PROVIDER for the key bytes
     find-providers <hex key>          DHT GET_PROVIDERS
     find-peer <peer id>               DHT FIND_NODE lookup of a peer's addresses
@@ -122,6 +123,9 @@ class Peer:
             return {"peers": sorted(p.to_base58() for p in self.router.mesh.get(rest[0], set()))}
         if name == "put":
             await self.dht.put_value(rest[0], bytes.fromhex(rest[1]))
+            return {}
+        if name == "store-local":
+            self.dht.value_store.put(rest[0].encode(), bytes.fromhex(rest[1]))
             return {}
         if name == "get":
             value = await self.dht.get_value(rest[0])
