@@ -23,7 +23,7 @@ struct StoreCommand: AsyncParsableCommand {
             $MESHFL_DATA_DIR, else ~/.local/share/meshfl. Presigned URLs are signed with the
             node's key pair in <data dir>/store/presign-credentials.json (made on first use).
             """,
-        subcommands: [Put.self, Get.self, Presign.self, Serve.self, Seed.self, Fetch.self, GC.self]
+        subcommands: [Put.self, Get.self, Presign.self, Serve.self, Seed.self, Fetch.self, S3.self, GC.self]
     )
 
     /// Where the store is.
