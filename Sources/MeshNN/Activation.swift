@@ -108,7 +108,8 @@ public final class Flatten: Layer {
 public final class Dropout: Layer {
     /// Drop probability in [0, 1).
     public let probability: Float
-    private var generator: SeededGenerator
+    /// Draws the masks; its state is part of a training checkpoint.
+    public internal(set) var generator: SeededGenerator
     private var mask: [Float] = []
 
     /// Creates a dropout layer drawing masks from `generator`.

@@ -23,9 +23,9 @@ public final class Optimizer {
     /// The step size; schedules change it between epochs.
     public var learningRate: Float
     /// Number of `step` calls so far.
-    public private(set) var stepCount = 0
-    private var first: [[Float]] = []
-    private var second: [[Float]] = []
+    public internal(set) var stepCount = 0
+    var first: [[Float]] = []
+    var second: [[Float]] = []
 
     /// Creates an optimizer.
     public init(_ kind: OptimizerKind, learningRate: Float) {

@@ -44,6 +44,17 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable, Hashable {
         self.init(seed: mixed)
     }
 
+    /// The generator's 256-bit state, for checkpoints; ``init(state:)`` resumes from it.
+    public var state: [UInt64] { [s0, s1, s2, s3] }
+
+    /// Resumes a generator from ``state`` as saved.
+    ///
+    /// - Precondition: `state` has four words, not all zero.
+    public init(state: [UInt64]) {
+        precondition(state.count == 4 && state.contains { $0 != 0 }, "a generator state is four words, not all zero")
+        (s0, s1, s2, s3) = (state[0], state[1], state[2], state[3])
+    }
+
     /// The next 64 random bits.
     @inlinable
     public mutating func next() -> UInt64 {
