@@ -45,6 +45,30 @@ public struct JobSpec: Codable, Sendable, Hashable {
     /// trainer's first results are always re-executed.
     public var reexecutionProbability: Double
 
+    public init(id: String, requester: String, requesterAddresses: [String], requesterAccount: String, auditTopic: String,
+                sealingKey: String, model: ModelSpec, rounds: Int, shards: Int, shardSizes: [Int], recipe: Recipe, seed: UInt64,
+                rewardPerTask: Int64, escrow: Int64, minimumStake: Int64, slashAmount: Int64, leaseSeconds: Double,
+                reexecutionProbability: Double) {
+        self.id = id
+        self.requester = requester
+        self.requesterAddresses = requesterAddresses
+        self.requesterAccount = requesterAccount
+        self.auditTopic = auditTopic
+        self.sealingKey = sealingKey
+        self.model = model
+        self.rounds = rounds
+        self.shards = shards
+        self.shardSizes = shardSizes
+        self.recipe = recipe
+        self.seed = seed
+        self.rewardPerTask = rewardPerTask
+        self.escrow = escrow
+        self.minimumStake = minimumStake
+        self.slashAmount = slashAmount
+        self.leaseSeconds = leaseSeconds
+        self.reexecutionProbability = reexecutionProbability
+    }
+
     /// A training recipe: the same on every trainer and in re-execution.
     public struct Recipe: Codable, Sendable, Hashable {
         public var epochs: Int
@@ -85,6 +109,20 @@ public struct JobSpec: Codable, Sendable, Hashable {
             throw fail("leaseSeconds/reexecutionProbability", "must be positive / within 0…1")
         }
         _ = try model.validate()
+    }
+
+    /// The spec inside a job announcement, after checking that it is signed by
+    /// the requester it names and that it validates.
+    ///
+    /// - Throws: ``NodeError`` `.badSignature` for a forged or re-signed
+    ///   announcement, `.invalidInput` for a spec that does not validate.
+    public static func verifiedAnnouncement(_ signed: SignedMessage<JobSpec>) throws -> JobSpec {
+        let spec = try signed.verified()
+        guard signed.signer == spec.requester else {
+            throw NodeError(.badSignature, "job \(spec.id) names requester \(spec.requester) but is signed by \(signed.signer)")
+        }
+        try spec.validate()
+        return spec
     }
 
     /// The task id used for payments and audit events: unique in the job.

@@ -47,6 +47,8 @@ public enum NodeRunner {
         let directory = try NodeDirectory(options.dataDirectory)
         let identity = try directory.identity()
         let ledger: LocalLedger
+        let ledgerDirectory = URL(fileURLWithPath: options.ledgerPath).deletingLastPathComponent()
+        try? FileManager.default.createDirectory(at: ledgerDirectory, withIntermediateDirectories: true)
         do { ledger = try LocalLedger(path: options.ledgerPath) } catch {
             throw NodeError(.invalidInput, "cannot open the ledger \(options.ledgerPath): \(error); pass --ledger local:PATH")
         }

@@ -86,8 +86,12 @@ public actor TrainerNode {
     }
 
     func learn(_ signed: SignedMessage<JobSpec>) {
-        guard let spec = try? signed.verified(), signed.signer == spec.requester, known[spec.id] == nil,
-              (try? spec.validate()) != nil else { return }
+        let spec: JobSpec
+        do { spec = try JobSpec.verifiedAnnouncement(signed) } catch {
+            logger.warning("job announcement dropped: \(error)")
+            return
+        }
+        guard known[spec.id] == nil else { return }
         known[spec.id] = spec
         logger.info("job discovered", metadata: ["job": "\(spec.id)", "requester": "\(spec.requester)"])
     }

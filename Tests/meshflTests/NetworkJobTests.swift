@@ -185,6 +185,38 @@ struct NetworkJobTests {
         _ = (a, b)
     }
 
+    /// Trainers returning garbage — NaN weights, a digest that is not their
+    /// weights' — are rejected and not slashed (nothing proves intent); an
+    /// honest trainer finishes the job and is paid for every task.
+    @Test(.timeLimit(.minutes(5)))
+    func garbageResultsAreRejectedAndTheHonestTrainerFinishes() throws {
+        let directory = try cli.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let requester = try requester(in: directory)
+        let job = try submit(directory, rounds: 1, shards: 4, samples: 2000, lease: 20, verify: 0)
+        let nan = try trainer("nan", bootstrap: requester.address, in: directory, extra: ["--cheat", "nan"])
+        let wrongHash = try trainer("wrong-hash", bootstrap: requester.address, in: directory, extra: ["--cheat", "wrong-hash"])
+        let nanID = String(nan.address.split(separator: "/").last!)
+        let wrongID = String(wrongHash.address.split(separator: "/").last!)
+        _ = try waitFor(job, dataDir: "req", in: directory, seconds: 60) { status in
+            status.trainers.contains { $0.trainer == nanID && $0.rejected > 0 } && status.trainers.contains { $0.trainer == wrongID && $0.rejected > 0 }
+        }
+        let honest = try trainer("honest", bootstrap: requester.address, in: directory)
+        let honestID = String(honest.address.split(separator: "/").last!)
+        let done = try waitFor(job, dataDir: "req", in: directory, seconds: 150) { $0.status == "done" }
+        for cheat in [nanID, wrongID] {
+            let line = try #require(done.trainers.first { $0.trainer == cheat })
+            #expect(line.accepted == 0 && line.paid == 0 && !line.slashed)
+        }
+        let paid = try #require(done.trainers.first { $0.trainer == honestID })
+        #expect(paid.accepted == 4 && paid.paid == 400)
+        let report = try cli.meshfl(["status", job, "--data-dir", "req"], in: directory)
+        #expect(report.stdout.contains("job \(job): done"), "\(report.stdout)")
+        let fetched = try cli.meshfl(["fetch", job, "--data-dir", "req", "--out", "w.safetensors"], in: directory)
+        #expect(fetched.status == 0, "\(fetched.stderr)")
+        #expect(FileManager.default.fileExists(atPath: directory.appendingPathComponent("w.safetensors").path))
+    }
+
     static func freePort() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }

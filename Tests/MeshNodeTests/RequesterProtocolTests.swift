@@ -1,0 +1,194 @@
+import Crypto
+import Foundation
+import Libp2p
+import Logging
+import MeshLedger
+import MeshNN
+import MeshNode
+import MeshStorage
+import Testing
+
+/// The requester's side of `/meshfl/task/1.0.0` over real libp2p
+/// connections on 127.0.0.1, a real SQLite ledger and a real presigned
+/// server: what it refuses, and that nothing is paid twice.
+@Suite(.serialized)
+struct RequesterProtocolTests {
+    /// A requester with one small job (1 round, 2 shards) and a way to talk to it as a trainer.
+    final class Fixture {
+        let root: URL
+        let ledger: LocalLedger
+        let host: Libp2p.Host
+        let server: PresignedServer
+        let requester: Requester
+        let spec: JobSpec
+        let protocolClient = RequestResponse(protocolID: Requester.taskProtocol, maxMessageSize: 8 << 20, timeout: .seconds(60))
+
+        init() async throws {
+            root = FileManager.default.temporaryDirectory.appendingPathComponent("meshfl-requester-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+            ledger = try LocalLedger(path: root.appendingPathComponent("dev.ledger").path)
+            let directory = try NodeDirectory(root.appendingPathComponent("req").path)
+            let model = ModelSpec(input: [1, 28, 28], layers: [.flatten, .dense(units: 16), .relu, .dense(units: 10)])
+            let train = try Dataset.fashionMNIST(split: .train).subset(Array(0..<400))
+            let test = try Dataset.fashionMNIST(split: .test).subset(Array(0..<200))
+            var submission = JobSubmission(model: model, train: train, validation: test, rounds: 1, shards: 2,
+                                           recipe: .init(epochs: 1, batchSize: 32, learningRate: 0.05, checkpointEvery: 2), rewardPerTask: 100)
+            submission.reexecutionProbability = 0
+            spec = try await submission.submit(in: directory, ledger: ledger)
+            let identity = try directory.identity()
+            host = Libp2p.Host(identity: identity)
+            try await host.listen(on: [try Multiaddr("/ip4/127.0.0.1/tcp/0")])
+            server = try await PresignedServer.start(store: try directory.blobStore())
+            let blobs = try directory.blobStore(endpoint: URL(string: "http://127.0.0.1:\(server.port)"))
+            requester = try Requester(host: host, identity: identity, directory: directory, blobs: blobs, ledger: ledger,
+                                      account: try await directory.ledgerAccount(on: ledger, funding: 0), pubsub: nil,
+                                      logger: Logger(label: "test.requester"))
+            await requester.start()
+        }
+
+        func shutdown() async {
+            await requester.stop()
+            try? await server.stop()
+            await host.shutdown()
+            try? FileManager.default.removeItem(at: root)
+        }
+
+        /// A trainer with a funded, staked account and its own host connected to the requester.
+        func trainer() async throws -> (host: Libp2p.Host, key: PrivateKey, account: LedgerOperator) {
+            let key = PrivateKey.generate()
+            let trainerHost = Libp2p.Host(identity: key)
+            _ = try await trainerHost.connect(to: await host.fullAddresses[0])
+            let account = try await ledger.createFundedAccount(balance: 100_000)
+            try await ledger.stake(5_000, trainer: account)
+            return (trainerHost, key, account)
+        }
+
+        func call(_ request: TaskRequest, from trainer: Libp2p.Host) async throws -> TaskResponse {
+            let bytes = try await protocolClient.request(host.peerID, payload: Array(CanonicalJSON.encode(request)), on: trainer)
+            return try JSONDecoder().decode(TaskResponse.self, from: Data(bytes))
+        }
+
+        /// Claims until a lease comes (the job starts within a few hundred ms).
+        func lease(for trainer: (host: Libp2p.Host, key: PrivateKey, account: LedgerOperator)) async throws -> Lease {
+            for _ in 0..<100 {
+                if case .lease(let lease) = try await call(.claim(Claim(job: spec.id, account: trainer.account.account.description)), from: trainer.host) {
+                    return lease
+                }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            throw NodeError(.refused, "no lease within 10 s")
+        }
+
+        /// Trains the lease honestly, seals and uploads the result, and signs a receipt; `tamper` edits it first.
+        func receipt(for lease: Lease, by trainer: (host: Libp2p.Host, key: PrivateKey, account: LedgerOperator),
+                     tamper: (inout Receipt) -> Void = { _ in }) async throws -> SignedMessage<Receipt> {
+            let global = try Weights.decode(try await PresignedTransfer.download(lease.weightsURL), source: "global")
+            let shard = try ShardFile.decode(try await PresignedTransfer.download(lease.shardURL))
+            let output = try TaskExecution.run(job: spec, start: global, shard: shard, seed: lease.seed)
+            let plain = Weights.encode(output.weights)
+            let recipient = try Curve25519.KeyAgreement.PublicKey(rawRepresentation: Self.hex(spec.sealingKey))
+            let sealed = try Sealer.seal(plain, to: recipient)
+            try await PresignedTransfer.upload(sealed, to: lease.resultURL)
+            var receipt = Receipt(job: spec.id, round: lease.round, shard: lease.shard, lease: lease.lease, trainer: trainer.key.peerID.description,
+                                  account: trainer.account.account.description, weightsDigest: Weights.digest(output.weights),
+                                  sealedDigest: Weights.sha256Hex(sealed), sampleCount: output.sampleCount, trainLoss: output.meanLoss,
+                                  transcript: output.transcript)
+            tamper(&receipt)
+            return try SignedMessage(signing: receipt, with: trainer.key)
+        }
+
+        static func hex(_ text: String) -> [UInt8] {
+            stride(from: 0, to: text.count, by: 2).map { i in
+                UInt8(text[text.index(text.startIndex, offsetBy: i)..<text.index(text.startIndex, offsetBy: i + 2)], radix: 16)!
+            }
+        }
+    }
+
+    /// Runs `body` against a fresh fixture and always shuts it down.
+    func withFixture(_ body: (Fixture) async throws -> Void) async throws {
+        let fixture = try await Fixture()
+        do { try await body(fixture) } catch {
+            await fixture.shutdown()
+            throw error
+        }
+        await fixture.shutdown()
+    }
+
+    func rejection(_ response: TaskResponse) -> (String, Bool)? {
+        if case .rejected(let reason, let slashed) = response { return (reason, slashed) }
+        return nil
+    }
+
+    @Test(.timeLimit(.minutes(2)))
+    func replayedReceiptIsPaidOnce() async throws {
+        try await withFixture { fixture in
+            let trainer = try await fixture.trainer()
+            let lease = try await fixture.lease(for: trainer)
+            let signed = try await fixture.receipt(for: lease, by: trainer)
+            guard case .accepted(let paid) = try await fixture.call(.submit(signed), from: trainer.host) else {
+                Issue.record("an honest result is accepted"); return
+            }
+            #expect(paid == 100)
+            guard case .accepted = try await fixture.call(.submit(signed), from: trainer.host) else {
+                Issue.record("a replay is answered as before"); return
+            }
+            let escrow = try #require(try await fixture.ledger.escrow(job: fixture.spec.id))
+            #expect(escrow.released == 100, "the replay paid nothing more")
+            #expect(try await fixture.ledger.balance(of: trainer.account.account) == 100_000 - 5_000 + 100)
+        }
+    }
+
+    @Test(.timeLimit(.minutes(2)))
+    func receiptForAnotherTrainersTaskIsRefused() async throws {
+        try await withFixture { fixture in
+            let owner = try await fixture.trainer()
+            let thief = try await fixture.trainer()
+            let lease = try await fixture.lease(for: owner)
+            // The thief signs a receipt for the owner's lease under its own name…
+            let stolen = try await fixture.receipt(for: lease, by: thief)
+            let refused = try #require(rejection(try await fixture.call(.submit(stolen), from: thief.host)))
+            #expect(refused.0.contains("belongs to") || refused.0.contains("another trainer"), "\(refused.0)")
+            // …or hands in the owner's own signed receipt from its connection.
+            let owners = try await fixture.receipt(for: lease, by: owner)
+            let forged = try #require(rejection(try await fixture.call(.submit(owners), from: thief.host)))
+            #expect(forged.0.contains("arrived from"), "\(forged.0)")
+            // The owner can still hand it in.
+            guard case .accepted = try await fixture.call(.submit(owners), from: owner.host) else {
+                Issue.record("the owner's receipt is accepted"); return
+            }
+        }
+    }
+
+    @Test(.timeLimit(.minutes(2)))
+    func resultWhoseHashDoesNotMatchIsRejectedWithoutSlashing() async throws {
+        try await withFixture { fixture in
+            let trainer = try await fixture.trainer()
+            let lease = try await fixture.lease(for: trainer)
+            let signed = try await fixture.receipt(for: lease, by: trainer) { $0.weightsDigest = String(repeating: "ab", count: 32) }
+            let refused = try #require(rejection(try await fixture.call(.submit(signed), from: trainer.host)))
+            #expect(refused.0.contains("weightsDigest"), "\(refused.0)")
+            #expect(!refused.1)
+            #expect(try await fixture.ledger.stake(of: trainer.account.account).staked == 5_000)
+            // The task reopened: the trainer may claim it again.
+            let again = try await fixture.lease(for: trainer)
+            #expect(again.lease != lease.lease)
+        }
+    }
+
+    @Test func forgedOrReSignedAnnouncementIsRefused() throws {
+        let requester = PrivateKey.generate()
+        let model = ModelSpec(input: [4], layers: [.dense(units: 2)])
+        let spec = JobSpec(id: "job-0000000000000001", requester: requester.peerID.description, requesterAddresses: [],
+                           requesterAccount: "0.0.1001", auditTopic: "0.0.1002", sealingKey: String(repeating: "00", count: 32),
+                           model: model, rounds: 1, shards: 1, shardSizes: [10], recipe: .init(), seed: 1, rewardPerTask: 1, escrow: 1,
+                           minimumStake: 0, slashAmount: 0, leaseSeconds: 10, reexecutionProbability: 0)
+        #expect(try JobSpec.verifiedAnnouncement(try SignedMessage(signing: spec, with: requester)).id == spec.id)
+        #expect(throws: NodeError.self) { try JobSpec.verifiedAnnouncement(try SignedMessage(signing: spec, with: PrivateKey.generate())) }
+        var bad = spec
+        bad.rounds = 0
+        #expect(throws: NodeError.self) { try JobSpec.verifiedAnnouncement(try SignedMessage(signing: bad, with: requester)) }
+        var underfunded = spec
+        underfunded.escrow = 0
+        #expect(throws: NodeError.self) { try underfunded.validate() }
+    }
+}
