@@ -217,3 +217,43 @@ struct UpdateVerifierTests {
         #expect(ReExecution.sample(probability: 0, segmentCount: 4, using: &generator) == .none)
     }
 }
+
+/// A third party rechecks fraud evidence from the inputs the evidence pins.
+struct FraudEvidenceRecheckTests {
+    let task = Fixtures.task()
+
+    @Test func evidenceOfAPerturbedResultRechecksAndForgedEvidenceDoesNot() throws {
+        let honest = try LocalTraining.run(task, keepCheckpoints: true)
+        let delivered = Fixtures.perturbed(honest.weights, sigma: 1e-2)
+        var transcript = honest.transcript
+        transcript.final = WeightsDigest(delivered)
+        let claim = TaskResult(weights: delivered, sampleCount: honest.sampleCount, meanLoss: honest.meanLoss,
+                               transcript: transcript)
+        guard case let .fraud(full) = try UpdateVerifier().verify(claim, for: task, reExecute: .full) else {
+            Issue.record("no fraud found"); return
+        }
+        #expect(try full.recheck(task: task, start: nil, claimed: .weights(delivered)))
+        let last = transcript.segmentCount - 1
+        guard case let .fraud(segment) = try UpdateVerifier().verify(claim, for: task, reExecute: .segment(last),
+                                                                      checkpoint: { honest.checkpoints[$0] }) else {
+            Issue.record("no fraud found"); return
+        }
+        #expect(try segment.recheck(task: task, start: honest.checkpoints[last], claimed: .weights(delivered)))
+
+        // Evidence against an honest trainer (its real weights named as the claim) does not hold up.
+        var forged = full
+        forged.claimedDigest = honest.transcript.final
+        #expect(try forged.recheck(task: task, start: nil, claimed: .weights(honest.weights)) == false)
+        // Inputs that are not the ones the evidence names are refused.
+        #expect(throws: VerificationError.self) { try full.recheck(task: task, start: nil, claimed: .weights(honest.weights)) }
+        #expect(throws: VerificationError.self) {
+            try full.recheck(task: Fixtures.task(seed: 12), start: nil, claimed: .weights(delivered))
+        }
+        #expect(throws: VerificationError.self) {
+            try segment.recheck(task: task, start: honest.checkpoints[1], claimed: .weights(delivered))
+        }
+        #expect(throws: VerificationError.self) {
+            try full.recheck(task: task, start: nil, claimed: .checkpoint(honest.checkpoints.last!))
+        }
+    }
+}
