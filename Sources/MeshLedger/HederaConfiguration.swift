@@ -25,6 +25,8 @@ public struct HederaConfiguration: Sendable {
     public var retry = HAPIRetryPolicy()
     /// How many times to ask for a receipt before giving up.
     public var receiptAttempts = 50
+    /// The longest one gRPC call may take (a node that does not answer fails the call after this).
+    public var callTimeout: Duration = .seconds(30)
     /// The pause between receipt queries.
     public var receiptInterval: Duration = .milliseconds(200)
     /// The meshfl registry topic (submit key: the operator's) that records escrows and stakes;

@@ -102,8 +102,10 @@ public final class HederaLedger<Transport: ClientTransport>: Ledger {
 
     private func call(_ method: MethodDescriptor, _ bytes: [UInt8]) async throws -> [UInt8] {
         do {
+            var options = CallOptions.defaults
+            options.timeout = configuration.callTimeout
             return try await client.unary(request: ClientRequest(message: bytes), descriptor: method, serializer: HAPIBytesCoder(),
-                                          deserializer: HAPIBytesCoder(), options: .defaults) { try $0.message }
+                                          deserializer: HAPIBytesCoder(), options: options) { try $0.message }
         } catch let error as LedgerError {
             throw error
         } catch {

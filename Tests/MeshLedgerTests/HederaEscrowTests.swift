@@ -18,6 +18,8 @@ struct HederaEscrowTests {
             config.slashRecipient = slashRecipient
         }) { bare in
             let topic = try await bare.createRegistryTopic()
+            // The next instance issues its own valid starts: move the frozen test clock past this one's.
+            t.clock.advance(seconds: 1)
             var config = bare.configuration
             config.registryTopic = topic
             return try await body(HederaLedger(client: bare.client, configuration: config, mirror: bare.mirror))
