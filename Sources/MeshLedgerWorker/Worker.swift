@@ -9,9 +9,8 @@
 //       prints "ready" after the first write
 //   meshfl-ledger-worker transfers PATH FROM_NUM FROM_SEED_HEX TO_NUM COUNT
 //       COUNT 1-tinybar transfers, then exits
-//   meshfl-ledger-worker bench DIR COUNT PROCESSES
-//       LocalLedger throughput: one writer, PROCESSES writer processes on one
-//       file, topic messages/s and verify messages/s; prints one JSON line
+//
+// The throughput benchmark lives in meshfl-bench (`meshfl-bench ledger`).
 import Foundation
 import MeshLedger
 
@@ -27,8 +26,6 @@ struct Worker {
                 try await churn(args)
             case "transfers" where args.count == 7:
                 try await transfers(args)
-            case "bench" where args.count == 5:
-                try await bench(args)
             default:
                 FileHandle.standardError.write(Data("usage: see the header of Sources/MeshLedgerWorker/main.swift\n".utf8))
                 exit(2)
@@ -80,54 +77,5 @@ struct Worker {
         let from = LedgerOperator(account: AccountID(num: Int64(a[3])!), key: try Ed25519PrivateKey(hex: a[4]))
         let to = AccountID(num: Int64(a[5])!)
         for _ in 0..<Int(a[6])! { try await ledger.transfer(1, from: from, to: to) }
-    }
-
-    static func seconds(_ start: ContinuousClock.Instant) -> Double {
-        let d = ContinuousClock.now - start
-        return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
-    }
-
-    static func bench(_ a: [String]) async throws {
-        let dir = a[2], count = Int(a[3])!, processes = Int(a[4])!
-        let ledger = try LocalLedger(path: dir + "/bench-\(getpid()).ledger")
-        let alice = try await ledger.createFundedAccount(balance: 1_000_000_000)
-        let bob = try await ledger.createFundedAccount(balance: 0)
-
-        var t = ContinuousClock.now
-        for _ in 0..<count { try await ledger.transfer(1, from: alice, to: bob.account) }
-        let single = Double(count) / seconds(t)
-
-        // The same number of transfers split over several processes on the same file.
-        let seed = alice.key.rawRepresentation.map { String(format: "%02x", $0) }.joined()
-        t = ContinuousClock.now
-        var children: [Process] = []
-        for _ in 0..<processes {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
-            p.arguments = ["transfers", ledger.path, "\(alice.account.num)", seed, "\(bob.account.num)", "\(count / processes)"]
-            try p.run()
-            children.append(p)
-        }
-        for p in children { p.waitUntilExit() }
-        guard children.allSatisfy({ $0.terminationStatus == 0 }) else { throw LedgerError(.storage, "a bench writer failed") }
-        let multi = Double(count / processes * processes) / seconds(t)
-
-        let topic = try await ledger.createTopic(memo: "bench", submitKey: nil, payer: alice)
-        t = ContinuousClock.now
-        for i in 0..<count { try await ledger.submitMessage(Array("{\"evt\":\"update\",\"n\":\(i)}".utf8), to: topic, payer: alice) }
-        let messages = Double(count) / seconds(t)
-
-        t = ContinuousClock.now
-        let v = try await ledger.verify()
-        let verifySeconds = seconds(t)
-        guard v.isOK, try await ledger.balance(of: bob.account) == Int64(count + count / processes * processes) else {
-            throw LedgerError(.verificationFailed, "bench ledger does not verify: \(v)")
-        }
-        t = ContinuousClock.now
-        _ = try await ledger.verifyTopic(topic)
-        let topicVerify = Double(count) / seconds(t)
-        print(#"{"transactions_per_s_1_writer": \#(Int(single)), "transactions_per_s_\#(processes)_processes": \#(Int(multi)), "# +
-              #""audit_messages_per_s": \#(Int(messages)), "verify_topic_messages_per_s": \#(Int(topicVerify)), "# +
-              #""full_verify_transactions_per_s": \#(Int(Double(v.transactions) / verifySeconds))}"#)
     }
 }

@@ -13,7 +13,7 @@ struct MeshflBench: AsyncParsableCommand {
         abstract: "meshfl benchmarks (run through `make bench`).",
         subcommands: [TrainBench.self, SgemmBench.self,
                       NetThroughputBench.self, NetSendBench.self, NetSinkBench.self, NetDialBench.self, NetStreamsBench.self,
-                      PubsubBench.self, DHTBench.self, FedAvgBench.self]
+                      PubsubBench.self, DHTBench.self, FedAvgBench.self, LedgerBench.self, LedgerWriterBench.self]
     )
 }
 
