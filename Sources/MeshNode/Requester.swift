@@ -153,13 +153,15 @@ public actor Requester {
     }
 
     func claim(_ claim: Claim, from peer: PeerID) async throws -> TaskResponse {
-        guard var record = jobs[claim.job] else { return .finished(reason: "no running job \(claim.job) here") }
+        guard let minimumStake = jobs[claim.job]?.spec.minimumStake else { return .finished(reason: "no running job \(claim.job) here") }
         let trainer = peer.description
         let account = try AccountID(parsing: claim.account)
         let stake = try await ledger.stake(of: account)
-        guard stake.staked >= record.spec.minimumStake else {
-            return .wait(seconds: 5, reason: "account \(account) stakes \(stake.staked) tinybars; the job needs \(record.spec.minimumStake)")
+        guard stake.staked >= minimumStake else {
+            return .wait(seconds: 5, reason: "account \(account) stakes \(stake.staked) tinybars; the job needs \(minimumStake)")
         }
+        // Read the board only now: the actor may have run other requests during the await.
+        guard var record = jobs[claim.job] else { return .finished(reason: "no running job \(claim.job) here") }
         let leaseID = (0..<6).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
         switch record.board.claim(trainer: trainer, account: claim.account, now: now(), leaseSeconds: record.spec.leaseSeconds, leaseID: leaseID) {
         case .finished: return .finished(reason: "job \(claim.job) is complete")
@@ -245,7 +247,7 @@ public actor Requester {
                 try await ledger.slash(try AccountID(parsing: receipt.account), amount: slashable, evidenceCID: cid.description, authority: ledger.treasury)
             }
             try store.refuse(job: spec.id, round: receipt.round, shard: receipt.shard, trainer: receipt.trainer, reason: reason,
-                             slashed: slashable > 0, evidence: cid.description, board: record.board)
+                             slashed: slashable > 0, evidence: cid.description, board: jobs[spec.id]?.board ?? record.board)
             var fields = taskFields
             fields["reason"] = .string(reason)
             fields["evidence"] = .string(cid.description)
@@ -289,9 +291,12 @@ public actor Requester {
             _ = try await blobs.put(key: JobSubmission.Keys.final(id), data: data, contentType: nil)
             _ = try await blobs.put(key: JobSubmission.Keys.sealedFinal(id), data: try Sealer.seal(data, to: sealingKey.publicKey), contentType: nil)
         }
-        record.board.advance()
-        jobs[id] = record
-        try store.finishRound(job: id, round: round, accuracy: evaluation.accuracy, loss: Double(evaluation.loss), board: record.board)
+        // The board as it is now (other requests ran during the awaits above).
+        guard var current = jobs[id], current.board.round == round, current.board.isRoundComplete else { return }
+        current.board.advance()
+        jobs[id] = current
+        record = current
+        try store.finishRound(job: id, round: round, accuracy: evaluation.accuracy, loss: Double(evaluation.loss), board: current.board)
         try await audit(spec).record("round_finished", ["job": .string(id), "round": .int(Int64(round)),
                                                         "accuracy": .double(evaluation.accuracy), "updates": .int(Int64(updates.count)),
                                                         "digest": .string(Weights.sha256Hex(data))])
