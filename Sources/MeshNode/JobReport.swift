@@ -62,12 +62,14 @@ extension JobReport {
     public func json() throws -> Data {
         struct Slot: Codable { var shard: Int; var state: String; var trainer: String? }
         struct Trainer: Codable { var trainer: String; var accepted: Int; var rejected: Int; var paid: Int64; var slashed: Bool }
+        struct Round: Codable { var round: Int; var accuracy: Double; var seconds: Double?; var slowestTraining: Double?; var overhead: Double? }
         struct Document: Codable {
             var job: String
             var status: String
             var round: Int
             var rounds: Int
             var accuracy: [Double]
+            var roundTimes: [Round]
             var slots: [Slot]
             var trainers: [Trainer]
             var spent: Int64
@@ -83,7 +85,12 @@ extension JobReport {
         }
         return try CanonicalJSON.encode(Document(
             job: record.spec.id, status: record.status.rawValue, round: min(record.board.round + 1, record.spec.rounds),
-            rounds: record.spec.rounds, accuracy: rounds.map(\.accuracy), slots: slots,
+            rounds: record.spec.rounds, accuracy: rounds.map(\.accuracy),
+            roundTimes: rounds.map { result in
+                Round(round: result.round + 1, accuracy: result.accuracy, seconds: result.started.map { result.finished.timeIntervalSince($0) },
+                      slowestTraining: result.slowestTraining, overhead: result.overhead)
+            },
+            slots: slots,
             trainers: trainers.map { Trainer(trainer: $0.trainer, accepted: $0.accepted, rejected: $0.rejected, paid: $0.paid, slashed: $0.slashed) },
             spent: spent, escrow: record.spec.escrow))
     }

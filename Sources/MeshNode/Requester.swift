@@ -33,6 +33,12 @@ public actor Requester {
     var validation: [String: Dataset] = [:]
     var acceptedBy: [String: Int] = [:]
     var aggregating: Set<String> = []
+    /// Claims parked until a task opens (long polling keeps rounds from waiting on trainers' retry timers).
+    var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
+    var nextWaiter = 0
+    /// Per job, the current round's first lease and its slowest reported training (round overhead).
+    var roundStarted: [String: Date] = [:]
+    var slowestTraining: [String: Double] = [:]
     var loop: Task<Void, Never>?
 
     public init(host: Libp2p.Host, identity: PrivateKey, directory: NodeDirectory, blobs: LocalBlobStore, ledger: LocalLedger,
@@ -85,6 +91,7 @@ public actor Requester {
                 if !reopened.isEmpty {
                     jobs[id] = record
                     try store.saveBoard(job: id, record.board)
+                    notifyWaiters()
                     for shard in reopened {
                         logger.info("lease expired; task reopened", metadata: ["job": "\(id)", "shard": "\(shard)"])
                         try? await audit(record.spec).record("lease_expired", ["job": .string(id), "round": .int(Int64(record.board.round)), "shard": .int(Int64(shard))])
@@ -117,6 +124,7 @@ public actor Requester {
             record.board.recoverAfterRestart()
         }
         jobs[record.spec.id] = record
+        notifyWaiters()
         validation[record.spec.id] = try ShardFile.decode(try await blobs.get(key: JobSubmission.Keys.validation(record.spec.id)),
                                                          source: "validation shard of \(record.spec.id)")
         for update in try store.updates(job: record.spec.id) {
@@ -161,16 +169,26 @@ public actor Requester {
             return .wait(seconds: 5, reason: "account \(account) stakes \(stake.staked) tinybars; the job needs \(minimumStake)")
         }
         // Read the board only now: the actor may have run other requests during the await.
+        for attempt in 0..<2 {
         guard var record = jobs[claim.job] else { return .finished(reason: "no running job \(claim.job) here") }
         let leaseID = (0..<6).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
         switch record.board.claim(trainer: trainer, account: claim.account, now: now(), leaseSeconds: record.spec.leaseSeconds, leaseID: leaseID) {
         case .finished: return .finished(reason: "job \(claim.job) is complete")
         case .refused(let reason): return .finished(reason: reason)
-        case .wait(let reason): return .wait(seconds: 0.5, reason: reason)
+        case .wait(let reason):
+            // Park the claim until a task opens (a rejection, an expiry, the next round), then try once more.
+            if attempt == 0 {
+                await waitForChange(timeout: .seconds(2))
+                continue
+            }
+            return .wait(seconds: 0.05, reason: reason)
         case .leased(let shard, let holder):
             let fresh = holder.lease == leaseID
             jobs[claim.job] = record
-            if fresh { try store.saveBoard(job: claim.job, record.board) }
+            if fresh {
+                try store.saveBoard(job: claim.job, record.board)
+                if roundStarted[claim.job] == nil { roundStarted[claim.job] = Date() }
+            }
             let round = record.board.round
             let expires = Int(record.spec.leaseSeconds) + 60
             let lease = Lease(
@@ -186,6 +204,32 @@ public actor Requester {
             }
             return .lease(lease)
         }
+        }
+        return .wait(seconds: 0.05, reason: "no task open yet")
+    }
+
+    /// Parks the caller until ``notifyWaiters()`` or `timeout`.
+    func waitForChange(timeout: Duration) async {
+        let id = nextWaiter
+        nextWaiter += 1
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            waiters[id] = continuation
+            Task { [weak self] in
+                try? await Task.sleep(for: timeout)
+                await self?.wake(id)
+            }
+        }
+    }
+
+    func wake(_ id: Int) {
+        waiters.removeValue(forKey: id)?.resume()
+    }
+
+    /// Wakes every parked claim: a task may have opened.
+    func notifyWaiters() {
+        let parked = waiters
+        waiters = [:]
+        for continuation in parked.values { continuation.resume() }
     }
 
     func submit(_ signed: SignedMessage<Receipt>, from peer: PeerID) async throws -> TaskResponse {
@@ -218,6 +262,7 @@ public actor Requester {
                                                      samples: receipt.sampleCount, loss: receipt.trainLoss, weightsKey: weightsKey,
                                                      reward: spec.rewardPerTask, reexecuted: reexecuted)
             try store.accept(update, board: record.board)
+            slowestTraining[spec.id] = max(slowestTraining[spec.id] ?? 0, receipt.trainSeconds ?? 0)
             acceptedBy[receipt.trainer, default: 0] += 1
             var fields = taskFields
             fields["reexecuted"] = .bool(reexecuted)
@@ -231,6 +276,7 @@ public actor Requester {
             jobs[spec.id] = record
             try store.refuse(job: spec.id, round: receipt.round, shard: receipt.shard, trainer: receipt.trainer, reason: reason,
                              slashed: false, evidence: nil, board: record.board)
+            notifyWaiters()
             var fields = taskFields
             fields["reason"] = .string(reason)
             try await audit(spec).record("result_rejected", fields)
@@ -240,6 +286,7 @@ public actor Requester {
             record.board.settle(shard: receipt.shard, lease: receipt.lease, accepted: false)
             record.board.ban(receipt.trainer)
             jobs[spec.id] = record
+            notifyWaiters()
             let document = try CanonicalJSON.encode(FraudEvidence(job: spec.id, receipt: signed, reason: reason, recomputedDigest: evidence))
             let cid = try blobs.blocks.put(document)
             let slashable = min(spec.slashAmount, try await ledger.stake(of: try AccountID(parsing: receipt.account)).staked)
@@ -296,7 +343,11 @@ public actor Requester {
         current.board.advance()
         jobs[id] = current
         record = current
-        try store.finishRound(job: id, round: round, accuracy: evaluation.accuracy, loss: Double(evaluation.loss), board: current.board)
+        try store.finishRound(job: id, round: round, accuracy: evaluation.accuracy, loss: Double(evaluation.loss), board: current.board,
+                              started: roundStarted[id], slowestTraining: slowestTraining[id])
+        roundStarted[id] = nil
+        slowestTraining[id] = nil
+        notifyWaiters()
         try await audit(spec).record("round_finished", ["job": .string(id), "round": .int(Int64(round)),
                                                         "accuracy": .double(evaluation.accuracy), "updates": .int(Int64(updates.count)),
                                                         "digest": .string(Weights.sha256Hex(data))])

@@ -53,6 +53,12 @@ public final class RequesterStore: Sendable {
                 );
                 """)
         }
+        migrator.registerMigration("v2-round-timing") { db in
+            try db.execute(sql: """
+                ALTER TABLE rounds ADD COLUMN started REAL;
+                ALTER TABLE rounds ADD COLUMN train_seconds REAL;
+                """)
+        }
         return migrator
     }
 
@@ -224,13 +230,25 @@ public final class RequesterStore: Sendable {
         public var accuracy: Double
         public var loss: Double
         public var finished: Date
+        /// When the round's first task was leased (nil if the requester restarted during the round).
+        public var started: Date?
+        /// The slowest accepted task's training time, as its trainer reported it.
+        public var slowestTraining: Double?
+
+        /// Round wall time minus the slowest trainer's training: what the protocol costs.
+        public var overhead: Double? {
+            guard let started, let slowestTraining else { return nil }
+            return finished.timeIntervalSince(started) - slowestTraining
+        }
     }
 
     /// Records a finished round and the board of the next one, atomically.
-    public func finishRound(job: String, round: Int, accuracy: Double, loss: Double, board: TaskBoard) throws {
+    public func finishRound(job: String, round: Int, accuracy: Double, loss: Double, board: TaskBoard,
+                            started: Date? = nil, slowestTraining: Double? = nil) throws {
         try write { db in
-            try db.execute(sql: "INSERT OR REPLACE INTO rounds (job, round, accuracy, loss, finished) VALUES (?, ?, ?, ?, ?)",
-                           arguments: [job, round, accuracy, loss, Date().timeIntervalSince1970])
+            try db.execute(sql: """
+                INSERT OR REPLACE INTO rounds (job, round, accuracy, loss, finished, started, train_seconds) VALUES (?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [job, round, accuracy, loss, Date().timeIntervalSince1970, started?.timeIntervalSince1970, slowestTraining])
             try Self.saveBoard(db, job: job, board, status: board.isFinished ? .done : nil)
         }
     }
@@ -239,7 +257,9 @@ public final class RequesterStore: Sendable {
         try read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM rounds WHERE job = ? ORDER BY round", arguments: [job]).map { row in
                 RoundResult(round: row["round"], accuracy: row["accuracy"], loss: row["loss"],
-                            finished: Date(timeIntervalSince1970: row["finished"]))
+                            finished: Date(timeIntervalSince1970: row["finished"]),
+                            started: (row["started"] as Double?).map(Date.init(timeIntervalSince1970:)),
+                            slowestTraining: row["train_seconds"])
             }
         }
     }

@@ -72,9 +72,12 @@ public struct Receipt: Codable, Sendable, Hashable {
     public var trainLoss: Float
     /// SHA-256 (hex) of the weights every `checkpointEvery` steps, then of the final weights.
     public var transcript: [String]
+    /// Seconds the training itself took on the trainer (for round-overhead accounting).
+    public var trainSeconds: Double?
 
     public init(job: String, round: Int, shard: Int, lease: String, trainer: String, account: String,
-                weightsDigest: String, sealedDigest: String, sampleCount: Int, trainLoss: Float, transcript: [String]) {
+                weightsDigest: String, sealedDigest: String, sampleCount: Int, trainLoss: Float, transcript: [String],
+                trainSeconds: Double? = nil) {
         self.job = job
         self.round = round
         self.shard = shard
@@ -86,5 +89,6 @@ public struct Receipt: Codable, Sendable, Hashable {
         self.sampleCount = sampleCount
         self.trainLoss = trainLoss
         self.transcript = transcript
+        self.trainSeconds = trainSeconds
     }
 }

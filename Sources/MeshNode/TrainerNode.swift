@@ -133,7 +133,9 @@ public actor TrainerNode {
                 }
                 return true
             case .wait(let seconds, _):
+                // The requester already held the claim until a task could open; retry after its hint, no idle sleep on top.
                 try? await Task.sleep(for: .milliseconds(Int(min(seconds, 2) * 1000)))
+                return true
             case .finished(let reason):
                 logger.info("job over for this trainer", metadata: ["job": "\(spec.id)", "reason": "\(reason)"])
                 finished.insert(spec.id)
@@ -166,7 +168,9 @@ public actor TrainerNode {
             shard = try ShardFile.decode(try await PresignedTransfer.download(lease.shardURL), source: "shard \(lease.shard) of \(spec.id)")
             shards[shardKey] = shard
         }
+        let trainingStarted = ContinuousClock.now
         var output = try await Task.detached { try TaskExecution.run(job: spec, start: global, shard: shard, seed: lease.seed) }.value
+        let trainSeconds = (ContinuousClock.now - trainingStarted) / .seconds(1)
         var digest = output.transcript.last ?? ""
         switch cheat {
         case .perturb?:
@@ -193,7 +197,8 @@ public actor TrainerNode {
         try await PresignedTransfer.upload(sealed, to: lease.resultURL)
         let receipt = Receipt(job: spec.id, round: lease.round, shard: lease.shard, lease: lease.lease, trainer: identity.peerID.description,
                               account: account.account.description, weightsDigest: digest, sealedDigest: Weights.sha256Hex(sealed),
-                              sampleCount: output.sampleCount, trainLoss: output.meanLoss, transcript: output.transcript)
+                              sampleCount: output.sampleCount, trainLoss: output.meanLoss, transcript: output.transcript,
+                              trainSeconds: trainSeconds)
         return try SignedMessage(signing: receipt, with: identity)
     }
 }
