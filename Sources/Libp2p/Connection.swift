@@ -94,7 +94,7 @@ public actor Connection {
     private func ingest(_ bytes: ByteBuffer) throws {
         guard closedError == nil else { return }
         var bytes = bytes
-        pendingInput.writeBuffer(&bytes)
+        if pendingInput.readableBytes == 0 { pendingInput = bytes } else { pendingInput.writeBuffer(&bytes) }
         let action: MuxerAction
         do {
             action = try muxer.receive(&pendingInput, now: .now())
@@ -102,6 +102,15 @@ public actor Connection {
             logger.warning("closing connection: \(error)")
             _ = try? send(muxer.goAway(code: YamuxFrame.goAwayProtocolError))
             throw error
+        }
+        // Frame payloads are slices of this buffer: keep only the partial frame, in fresh storage, so that
+        // neither the buffer grows with consumed bytes nor the next append copies what the slices share.
+        if pendingInput.readableBytes == 0 {
+            pendingInput = ByteBuffer()
+        } else if pendingInput.readerIndex > 0 {
+            var rest = ByteBuffer()
+            rest.writeBuffer(&pendingInput)
+            pendingInput = rest
         }
         lastActivity = .now()
         _ = try send(action.output)
@@ -115,7 +124,11 @@ public actor Connection {
             inboundHandler?(P2PStream(connection: self, id: id, protocolID: nil))
         case .data(let id, var box):
             guard streams[id] != nil else { return }
-            streams[id]!.inbound.writeBuffer(&box.buffer)
+            if streams[id]!.inbound.readableBytes == 0 {
+                streams[id]!.inbound = box.buffer
+            } else {
+                streams[id]!.inbound.writeBuffer(&box.buffer)
+            }
             wakeReaders(id)
         case .remoteClosedWrite(let id):
             guard var s = streams[id] else { return }

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import NIOCore
 
 /// One direction of a Noise transport: a ChaCha20-Poly1305 key and a nonce counter.
 ///
@@ -36,6 +37,41 @@ public struct NoiseCipherState: Sendable {
             return out
         } catch {
             throw Libp2pError(.handshakeFailed, "ChaCha20-Poly1305 encryption failed", cause: error)
+        }
+    }
+
+    /// Encrypts the readable bytes of `plaintext` (no associated data) and appends ciphertext ‖ tag to `out`.
+    ///
+    /// The transport's hot path: the plaintext is read in place and the ciphertext copied once.
+    mutating func seal(_ plaintext: ByteBuffer, appendingTo out: inout ByteBuffer) throws(Libp2pError) {
+        let n = try nextNonce()
+        do {
+            let box = try plaintext.withUnsafeReadableBytes { try ChaChaPoly.seal($0, using: key, nonce: n) }
+            out.writeBytes(box.ciphertext)
+            out.writeBytes(box.tag)
+        } catch {
+            throw Libp2pError(.handshakeFailed, "ChaCha20-Poly1305 encryption failed", cause: error)
+        }
+    }
+
+    /// Decrypts the readable bytes of `frame` (ciphertext ‖ tag, no associated data) and appends the plaintext to `out`.
+    ///
+    /// - Throws: ``Libp2pError/Code/handshakeFailed`` if the tag does not verify.
+    mutating func open(_ frame: ByteBuffer, appendingTo out: inout ByteBuffer) throws(Libp2pError) {
+        guard frame.readableBytes >= Self.tagLength else {
+            throw Libp2pError(.handshakeFailed, "Noise ciphertext shorter than its tag")
+        }
+        let n = try nextNonce()
+        do {
+            let plaintext = try frame.withUnsafeReadableBytes { bytes in
+                let split = bytes.count - Self.tagLength
+                let box = try ChaChaPoly.SealedBox(nonce: n, ciphertext: UnsafeRawBufferPointer(rebasing: bytes[..<split]),
+                                                   tag: UnsafeRawBufferPointer(rebasing: bytes[split...]))
+                return try ChaChaPoly.open(box, using: key)
+            }
+            out.writeBytes(plaintext)
+        } catch {
+            throw Libp2pError(.handshakeFailed, "Noise message failed authentication (corrupt or forged)", cause: error)
         }
     }
 

@@ -17,8 +17,17 @@ public struct NoiseTransportReader: Sendable {
     /// - Throws: ``Libp2pError/Code/handshakeFailed`` if a frame fails authentication.
     public mutating func decryptAvailable() throws(Libp2pError) -> ByteBuffer {
         var out = ByteBuffer()
-        while let frame = try NoiseHandshake.readFrame(from: &raw) {
-            out.writeBytes(try cipher.decrypt(frame))
+        while let length = raw.getInteger(at: raw.readerIndex, as: UInt16.self), raw.readableBytes >= 2 + Int(length) {
+            raw.moveReaderIndex(forwardBy: 2)
+            try cipher.open(raw.readSlice(length: Int(length))!, appendingTo: &out)
+        }
+        // Keep only the partial frame, so the buffer never grows with the bytes already decrypted.
+        if raw.readableBytes == 0 {
+            raw = ByteBuffer()
+        } else if raw.readerIndex > 0 {
+            var rest = ByteBuffer()
+            rest.writeBuffer(&raw)
+            raw = rest
         }
         return out
     }
@@ -34,7 +43,7 @@ public struct NoiseTransportReader: Sendable {
                 }
                 return nil
             }
-            raw.writeBuffer(&more)
+            if raw.readableBytes == 0 { raw = more } else { raw.writeBuffer(&more) }
         }
     }
 }
@@ -55,9 +64,8 @@ public struct NoiseTransportWriter: Sendable {
         out.reserveCapacity(input.readableBytes + (input.readableBytes / Self.maxPlaintext + 1) * 18)
         while input.readableBytes > 0 {
             let chunk = input.readSlice(length: min(input.readableBytes, Self.maxPlaintext))!
-            let sealed = try cipher.encrypt(Array(chunk.readableBytesView))
-            out.writeInteger(UInt16(sealed.count))
-            out.writeBytes(sealed)
+            out.writeInteger(UInt16(chunk.readableBytes + NoiseCipherState.tagLength))
+            try cipher.seal(chunk, appendingTo: &out)
         }
         return out
     }
