@@ -31,6 +31,9 @@ public actor GossipsubService {
     var tasks: [Task<Void, Never>] = []
     /// Validates messages of ``GossipsubStateMachine/validatedTopics`` topics; `nil` accepts all.
     var validator: (@Sendable (PubsubMessage) async -> ValidationResult)?
+    /// Finds addresses of peers offered in peer exchange (see ``setPeerResolver(_:)``).
+    var peerResolver: (@Sendable (PeerID) async -> [Multiaddr])?
+    var dialledFromExchange: [PeerID] = []
 
     /// Creates the service; call ``start()`` to serve and connect.
     public init(host: Host, key: PrivateKey, configuration: GossipsubConfiguration = .init(), seed: UInt64 = .random(in: 0...UInt64.max)) {
@@ -53,7 +56,7 @@ public actor GossipsubService {
                 switch event {
                 case .connected(let peer, _): await self.openOutbound(peer)
                 case .disconnected(let peer): await self.peerGone(peer)
-                case .identified: break
+                case .identified(let peer): await self.learnRecord(of: peer)
                 }
             }
         })
@@ -100,6 +103,9 @@ public actor GossipsubService {
     /// The mesh of `topic` right now.
     public func meshPeers(_ topic: String) -> Set<PeerID> { router.meshPeers(topic) }
 
+    /// The peers known to be subscribed to `topic` right now.
+    public func topicPeers(_ topic: String) -> Set<PeerID> { router.topicPeers[topic] ?? [] }
+
     // MARK: Driving the machine
 
     func handle(_ event: GossipsubEvent) {
@@ -122,8 +128,8 @@ public actor GossipsubService {
                     let verdict = await validator?(message) ?? .accept
                     await self?.handle(.validated(id, verdict))
                 }
-            case .discovered:
-                break  // PX peers come without addresses here; discovery uses them once signed records are parsed.
+            case .discovered(let offered, _):
+                connectExchanged(offered)
             }
         }
     }
@@ -182,13 +188,24 @@ public actor GossipsubService {
         Task { await self.flush(peer) }
     }
 
+    /// Writes what is queued for `peer`, coalescing the RPCs queued so far into one stream write (one
+    /// Noise frame and one socket write for a burst instead of one per RPC).
     func flush(_ peer: PeerID) async {
-        while let stream = writers[peer]?.stream, let rpc = writers[peer]?.queue.dequeue() {
-            do { try await stream.writeLengthPrefixed(rpc.protobufBytes) } catch {
+        while let stream = writers[peer]?.stream, (writers[peer]?.queue.count ?? 0) > 0 {
+            var batch: [UInt8] = []
+            while batch.count < Self.maxBatchBytes, let rpc = writers[peer]?.queue.dequeue() {
+                let bytes = rpc.protobufBytes
+                UVarint.encode(UInt64(bytes.count), into: &batch)
+                batch += bytes
+            }
+            do { try await stream.write(batch) } catch {
                 writers[peer]?.stream = nil
                 break
             }
         }
         writers[peer]?.flushing = false
     }
+
+    /// Bytes of queued RPCs coalesced into one write at most.
+    static let maxBatchBytes = 256 * 1024
 }

@@ -39,9 +39,11 @@ extension GossipsubStateMachine {
         }
         if members.count > configuration.dHigh {
             // Keep the D_score best by score, fill up to D at random, prune the rest with PX.
+            // D_score never exceeds D: a configuration with D_score > D would otherwise keep a mesh above D_high.
+            let dScore = min(configuration.dScore, d)
             let byScore = shuffled(members).sorted { scoreOf($0, now) > scoreOf($1, now) }
-            var keep = Array(byScore.prefix(configuration.dScore))
-            var rest = Array(byScore.dropFirst(configuration.dScore))
+            var keep = Array(byScore.prefix(dScore))
+            var rest = Array(byScore.dropFirst(dScore))
             rest.shuffle(using: &rng)
             keep += rest.prefix(max(0, d - keep.count))
             // Keep at least D_out outbound peers, swapping out inbound ones picked at random.
@@ -49,7 +51,7 @@ extension GossipsubStateMachine {
             if outboundKept < configuration.dOut {
                 let extra = rest.filter { peers[$0]?.outbound == true && !keep.contains($0) }
                 for peer in extra.prefix(configuration.dOut - outboundKept) {
-                    if let i = keep.lastIndex(where: { peers[$0]?.outbound != true }), i >= configuration.dScore {
+                    if let i = keep.lastIndex(where: { peers[$0]?.outbound != true }), i >= dScore {
                         keep.remove(at: i)
                     }
                     keep.append(peer)

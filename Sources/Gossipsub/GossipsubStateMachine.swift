@@ -41,6 +41,9 @@ public struct GossipsubStateMachine: Sendable {
     var score: PeerScore?
     /// Topics whose messages go through the application's validator (``GossipsubAction/validate(_:id:from:)``).
     public var validatedTopics: Set<String> = []
+    /// Signed peer record envelopes of known peers (from identify); PRUNE peer exchange passes them on so
+    /// the receiver can dial the offered peers.
+    public var peerRecords: [PeerID: [UInt8]] = [:]
     var pendingValidation: [MessageID: (message: PubsubMessage, from: PeerID)] = [:]
     var promises: [MessageID: (peer: PeerID, deadline: Duration)] = [:]
     var ihavesThisHeartbeat: [PeerID: Int] = [:]
@@ -156,6 +159,7 @@ public struct GossipsubStateMachine: Sendable {
 
     mutating func removePeer(_ peer: PeerID, now: Duration) {
         guard let state = peers.removeValue(forKey: peer) else { return }
+        peerRecords[peer] = nil
         for topic in state.topics { topicPeers[topic]?.remove(peer) }
         for topic in Array(mesh.keys) { mesh[topic]?.remove(peer) }
         for topic in Array(fanout.keys) { fanout[topic]?.remove(peer) }
@@ -248,7 +252,9 @@ public struct GossipsubStateMachine: Sendable {
             prune.backoff = UInt64(configuration.pruneBackoff.components.seconds)
             if peerExchange, configuration.prunePeers > 0 {
                 let offered = shuffled((topicPeers[topic] ?? []).filter { $0 != peer && scoreOf($0, now) >= 0 })
-                prune.peers = offered.prefix(configuration.prunePeers).map { .init(peerID: $0.bytes) }
+                prune.peers = offered.prefix(configuration.prunePeers).map {
+                    .init(peerID: $0.bytes, signedPeerRecord: peerRecords[$0])
+                }
             }
         }
         sendControl(peer) { $0.prune.append(prune) }

@@ -1,5 +1,6 @@
 import NIOCore
 import Logging
+import Foundation
 
 /// The identify protocol message (`/ipfs/id/1.0.0` and `/ipfs/id/push/1.0.0`).
 public struct Identify: Sendable, Equatable {
@@ -22,6 +23,8 @@ public struct Identify: Sendable, Equatable {
     public var protocolVersion: String?
     /// e.g. `meshfl/0.1.0`.
     public var agentVersion: String?
+    /// The sender's ``SignedPeerRecord`` envelope (field 8), which peers may pass on in peer exchange.
+    public var signedPeerRecord: [UInt8]?
 
     /// An empty message.
     public init() {}
@@ -37,6 +40,7 @@ public struct Identify: Sendable, Equatable {
             case 4: observedAddress = field.value.bytesValue.flatMap { try? Multiaddr(bytes: $0) }
             case 5: protocolVersion = field.value.stringValue
             case 6: agentVersion = field.value.stringValue
+            case 8: signedPeerRecord = field.value.bytesValue
             default: continue
             }
         }
@@ -59,6 +63,7 @@ public struct Identify: Sendable, Equatable {
         for a in listenAddresses { w.writeBytes(field: 2, a.bytes) }
         if let observedAddress { w.writeBytes(field: 4, observedAddress.bytes) }
         for p in protocols { w.writeString(field: 3, p) }
+        if let signedPeerRecord { w.writeBytes(field: 8, signedPeerRecord) }
         return w.bytes
     }
 }
@@ -72,6 +77,9 @@ extension Host {
         m.observedAddress = observed
         m.protocolVersion = configuration.protocolVersion
         m.agentVersion = configuration.agentVersion
+        // The sequence number is the signing time in microseconds, so a later record always wins.
+        let seq = UInt64(max(0, Date().timeIntervalSince1970 * 1_000_000))
+        m.signedPeerRecord = SignedPeerRecord(peer: peerID, seq: seq, addresses: m.listenAddresses).sealed(with: identity)
         return m
     }
 
@@ -107,6 +115,10 @@ extension Host {
         peerstore.addAddresses(message.listenAddresses, for: peer)
         peerstore.setProtocols(message.protocols, for: peer)
         peerstore.setVersions(agent: message.agentVersion, protocolVersion: message.protocolVersion, for: peer)
+        if let envelope = message.signedPeerRecord, let record = try? SignedPeerRecord(envelope: envelope), record.peer == peer {
+            peerstore.setSignedPeerRecord(envelope, for: peer)
+            peerstore.addAddresses(record.addresses, for: peer)
+        }
     }
 
     /// Runs identify against `peer` and records the answer in the peerstore.

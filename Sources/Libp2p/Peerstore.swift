@@ -16,6 +16,8 @@ public final class Peerstore: Sendable {
         public var agentVersion: String?
         /// The protocol version (from identify).
         public var protocolVersion: String?
+        /// The peer's own verified ``SignedPeerRecord`` envelope (from identify), passed on in peer exchange.
+        public var signedPeerRecord: [UInt8]?
     }
 
     private let records = Mutex<[PeerID: Record]>([:])
@@ -51,6 +53,11 @@ public final class Peerstore: Sendable {
     public func setPublicKey(_ key: PublicKey, for peer: PeerID) {
         guard peer.matches(key) else { return }
         records.withLock { $0[peer, default: Record()].publicKey = key }
+    }
+
+    /// Records `peer`'s signed peer record envelope (the caller has verified it is `peer`'s).
+    public func setSignedPeerRecord(_ envelope: [UInt8], for peer: PeerID) {
+        records.withLock { $0[peer, default: Record()].signedPeerRecord = envelope }
     }
 
     /// Records agent and protocol versions.
