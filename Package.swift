@@ -174,6 +174,8 @@ let package = Package(
                 "MeshLedger",
                 "MeshStorage",
                 "MeshNode",
+                "Gossipsub",
+                "Kademlia",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

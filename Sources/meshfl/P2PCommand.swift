@@ -2,23 +2,26 @@ import ArgumentParser
 import Foundation
 import Libp2p
 
-/// `meshfl p2p`: the node's libp2p identity, a listener that serves identify and ping, and ping.
+/// `meshfl p2p`: the node's libp2p identity, a listener that serves identify and ping, ping, gossipsub
+/// (`pubsub`) and the DHT (`dht`).
 ///
 /// ```
 /// meshfl p2p id                                   # prints the peer id (12D3KooW…)
 /// meshfl p2p listen --listen /ip4/0.0.0.0/tcp/4001 # first line: /ip4/…/tcp/4001/p2p/12D3KooW…
 /// meshfl p2p ping /ip4/127.0.0.1/tcp/4001/p2p/12D3KooW… --count 3
+/// meshfl p2p pubsub --topic chat --bootstrap /ip4/127.0.0.1/tcp/4001/p2p/12D3KooW…
+/// meshfl p2p dht get /meshfl/model-7 --bootstrap /ip4/127.0.0.1/tcp/4001/p2p/12D3KooW…
 /// ```
 struct P2PCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "p2p",
-        abstract: "libp2p identity, listener and ping (wire-compatible with py-libp2p).",
+        abstract: "libp2p identity, listener, ping, gossipsub and the Kademlia DHT (wire-compatible with py-libp2p).",
         discussion: """
             The identity key is a libp2p PrivateKey protobuf (Ed25519) at --key, else
             <data dir>/p2p/identity.key, the data dir coming from --data-dir, else
             $MESHFL_DATA_DIR, else ~/.local/share/meshfl. It is created on first use.
             """,
-        subcommands: [ID.self, Listen.self, Ping.self]
+        subcommands: [ID.self, Listen.self, Ping.self, Pubsub.self, DHT.self]
     )
 
     /// Where the identity key is.

@@ -76,6 +76,12 @@ struct PyGossipsubInteropTests {
                     && pyMesh.contains(a.host.peerID.description) && pyMesh.contains(b.host.peerID.description)
             }
             #expect(meshed, "meshes never formed")
+            // Signed peer records from identify verify both ways.
+            let pyRecord = try #require(a.host.peerstore.record(for: pyID).signedPeerRecord, "no signed record from py's identify")
+            let pyAddresses = try SignedPeerRecord(envelope: pyRecord).addresses.map(\.withoutPeerID)
+            #expect(pyAddresses.contains(try Multiaddr(py.address).withoutPeerID), "py's record: \(pyAddresses)")
+            let ours = try await py.command("peer-record", a.host.peerID.description)["addrs"] as? [String]
+            #expect(ours == (await a.host.listenAddresses.map(\.description)), "py's view of our record")
 
             // py → Swift: signed by py, verified by us (StrictSign), author is py.
             try await py.command("publish", Self.topic, Self.hexString(Array("from py".utf8)))

@@ -19,6 +19,7 @@ per stdin line and answers each with one line "OK <command> <json>" or "ERR <com
     find-providers <hex key>          DHT GET_PROVIDERS
     find-peer <peer id>               DHT FIND_NODE lookup of a peer's addresses
     table                             the peers in the DHT routing table
+    peer-record <peer id>             the addresses of the peer's signed record py accepted (identify)
 
 The process ends when stdin closes or after --lifetime seconds. Every command is bounded by
 trio.fail_after.
@@ -39,6 +40,7 @@ from libp2p import new_host
 from libp2p.crypto.ed25519 import create_new_key_pair
 from libp2p.crypto.x25519 import create_new_key_pair as create_x25519
 from libp2p.kad_dht.kad_dht import DHTMode, KadDHT
+from libp2p.peer.envelope import consume_envelope
 from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import info_from_p2p_addr
 from libp2p.pubsub.gossipsub import PROTOCOL_ID, PROTOCOL_ID_V11, GossipSub
@@ -138,6 +140,12 @@ class Peer:
         if name == "find-peer":
             info = await self.dht.find_peer(ID.from_base58(rest[0]))
             return {"addrs": [str(a) for a in info.addrs] if info else []}
+        if name == "peer-record":
+            envelope = self.host.get_peerstore().get_peer_record(ID.from_base58(rest[0]))
+            if envelope is None:
+                return {"addrs": None}
+            _, record = consume_envelope(envelope.marshal_envelope(), "libp2p-peer-record")
+            return {"addrs": [str(a) for a in record.addrs], "peer": record.peer_id.to_base58()}
         if name == "table":
             return {"peers": sorted(p.to_base58() for p in self.dht.routing_table.get_peer_ids())}
         raise ValueError(f"unknown command {name!r}")
