@@ -34,8 +34,10 @@ public struct BlockSwarmScheduler<Peer: Hashable & Sendable>: Sendable {
         public var maxTimeouts = 3
         /// In endgame, how many peers may be fetching the same block at once.
         public var endgameCopies = 2
-        /// Seeds the tie-breaking rank of equally rare blocks.
-        public var seed: UInt64 = 0x5EED
+        /// Seeds the tie-breaking rank of equally rare blocks; `nil` (the
+        /// default) draws a random seed per download, so that fetchers starting
+        /// together ask the seeder for different blocks.
+        public var seed: UInt64?
         /// The defaults.
         public init() {}
     }
@@ -89,7 +91,7 @@ public struct BlockSwarmScheduler<Peer: Hashable & Sendable>: Sendable {
         self.configuration = configuration
         self.have = have
         self.availability = [Int](repeating: 0, count: blockCount)
-        var state = configuration.seed | 1
+        var state = (configuration.seed ?? UInt64.random(in: 1...UInt64.max)) | 1
         self.rank = (0..<blockCount).map { _ in
             state ^= state << 13; state ^= state >> 7; state ^= state << 17
             return UInt32(truncatingIfNeeded: state >> 16)

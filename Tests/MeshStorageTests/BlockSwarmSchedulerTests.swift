@@ -128,6 +128,15 @@ struct BlockSwarmSchedulerTests {
         #expect(firsts[0] != firsts[1])
     }
 
+    @Test func theDefaultConfigurationDrawsASeedPerDownload() {
+        let firsts = (0..<2).map { _ in
+            var s = Scheduler(blockCount: 256, have: Bitfield(count: 256))
+            _ = s.addPeer("seed", bufferMap: .full(count: 256), now: t0)
+            return Set(requests(s.nextRequests(now: t0)).map(\.1))
+        }
+        #expect(firsts[0] != firsts[1], "two fetchers would ask the seeder for the same blocks")
+    }
+
     @Test func aBufferMapOfTheWrongSizeDropsThePeer() {
         var s = Scheduler(blockCount: 3, have: Bitfield(count: 3))
         #expect(s.addPeer("x", bufferMap: Bitfield(count: 4), now: t0) == [.drop("x", reason: .badBufferMap)])
