@@ -57,6 +57,15 @@ enum BenchSupport {
         return sorted[min(max(rank, 0), sorted.count - 1)]
     }
 
+    /// CPU seconds (user + system) this process has used so far, over all threads.
+    static func cpuSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        let user = Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
+        let system = Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
+        return user + system
+    }
+
     /// The arithmetic mean; 0 for an empty list.
     static func mean(_ values: [Double]) -> Double {
         values.isEmpty ? 0 : values.reduce(0, +) / Double(values.count)

@@ -12,7 +12,7 @@ struct DHTBench: AsyncParsableCommand {
         discussion: """
             Host i dials --degree random earlier hosts, then every host runs a self-lookup (bootstrap). \
             --values records are put from random hosts; then --lookups GET_VALUE lookups of random stored keys \
-            and --lookups FIND_NODE lookups of random keys run one at a time from random hosts (k = 20, alpha = 3).
+            with --quorum, as many with quorum 0 (the lookup runs to its end), and --lookups FIND_NODE lookups of random keys run one at a time from random hosts (k = 20, alpha = 3).
             """)
 
     @Option(help: "Hosts.") var nodes: Int = 200
@@ -20,9 +20,10 @@ struct DHTBench: AsyncParsableCommand {
     @Option(help: "Records put before measuring.") var values: Int = 50
     @Option(help: "Measured lookups of each kind.") var lookups: Int = 200
     @Option(help: "Per-query timeout in milliseconds.") var queryTimeoutMs: Int = 3000
+    @Option(help: "GET_VALUE quorum of the measured gets (a full lookup, quorum 0, is measured too).") var quorum: Int = 1
 
     func validate() throws {
-        guard nodes >= 2, degree >= 1, values >= 1, lookups >= 1, queryTimeoutMs > 0 else {
+        guard nodes >= 2, degree >= 1, values >= 1, lookups >= 1, queryTimeoutMs > 0, quorum >= 0 else {
             throw ValidationError("--nodes must be at least 2; --degree, --values, --lookups and --query-timeout-ms positive")
         }
     }
@@ -67,16 +68,22 @@ struct DHTBench: AsyncParsableCommand {
             records.append((key, value))
         }
 
-        var getTimes: [Double] = []
-        var found = 0
-        for _ in 0..<lookups {
-            let (key, value) = records.randomElement(using: &generator)!
-            let node = hosts.randomElement(using: &generator)!
-            let start = clock.now
-            let got = await node.dht.getValue(key)
-            getTimes.append(BenchSupport.seconds(clock.now - start) * 1e3)
-            if got == value { found += 1 }
+        /// GET_VALUE lookups from random hosts of random stored keys: (milliseconds each, how many found the value).
+        func gets(quorum: Int) async -> (times: [Double], found: Int) {
+            var times: [Double] = []
+            var found = 0
+            for _ in 0..<lookups {
+                let (key, value) = records.randomElement(using: &generator)!
+                let node = hosts.randomElement(using: &generator)!
+                let start = clock.now
+                let got = try? await node.dht.getValue(key, quorum: quorum)
+                times.append(BenchSupport.seconds(clock.now - start) * 1e3)
+                if got?.value == value { found += 1 }
+            }
+            return (times, found)
         }
+        let (getTimes, found) = await gets(quorum: quorum)
+        let (fullTimes, fullFound) = await gets(quorum: 0)
         var findTimes: [Double] = []
         var complete = 0
         for _ in 0..<lookups {
@@ -97,7 +104,9 @@ struct DHTBench: AsyncParsableCommand {
             "nodes": nodes, "degree": degree, "values": values, "lookups": lookups,
             "bootstrap_seconds": bootSeconds, "mean_table_size": BenchSupport.mean(tableSizes),
             "mean_replicas": BenchSupport.mean(stored), "mean_connections_per_host": BenchSupport.mean(connections),
-            "get_found_ratio": Double(found) / Double(lookups),
+            "quorum": quorum, "get_found_ratio": Double(found) / Double(lookups),
+            "get_full_found_ratio": Double(fullFound) / Double(lookups), "get_full_mean_ms": BenchSupport.mean(fullTimes),
+            "get_full_p50_ms": BenchSupport.percentile(fullTimes, 0.5),
             "get_mean_ms": BenchSupport.mean(getTimes), "get_p50_ms": BenchSupport.percentile(getTimes, 0.5),
             "get_p99_ms": BenchSupport.percentile(getTimes, 0.99),
             "find_node_complete_ratio": Double(complete) / Double(lookups),

@@ -9,7 +9,10 @@ struct NetThroughputBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "net-throughput",
         abstract: "Swift↔Swift one-stream throughput over Noise+yamux vs raw TCP, both on 127.0.0.1.",
-        discussion: "Each run copies --mib MiB; the runs alternate (raw, libp2p, raw, …) and the medians are reported.")
+        discussion: """
+            Each run copies --mib MiB; the runs alternate (raw, libp2p, raw, …) and the medians are reported, \
+            with the CPU time (both ends, all threads) per byte, which a loaded machine disturbs less than wall time.
+            """)
 
     @Option(help: "MiB copied per run.") var mib: Int = 512
     @Option(help: "Bytes per write call.") var chunk: Int = 1 << 20
@@ -26,9 +29,15 @@ struct NetThroughputBench: AsyncParsableCommand {
         let payload = BenchSupport.chunk(chunk)
         var raw: [Double] = []
         var p2p: [Double] = []
+        var rawCPU: [Double] = []
+        var p2pCPU: [Double] = []
         for attempt in 0..<repeats {
+            var cpu = BenchSupport.cpuSeconds()
             raw.append(try await Self.rawTCP(total: total, chunk: payload))
+            rawCPU.append((BenchSupport.cpuSeconds() - cpu) * 1e9 / Double(total))
+            cpu = BenchSupport.cpuSeconds()
             p2p.append(try await Self.libp2p(total: total, chunk: payload, muxer: muxer))
+            p2pCPU.append((BenchSupport.cpuSeconds() - cpu) * 1e9 / Double(total))
             BenchSupport.log("run \(attempt + 1): raw \(String(format: "%.2f", raw.last! / 1e9)) GB/s, libp2p \(String(format: "%.2f", p2p.last! / 1e9)) GB/s")
         }
         let rawMedian = BenchSupport.percentile(raw, 0.5)
@@ -37,6 +46,8 @@ struct NetThroughputBench: AsyncParsableCommand {
             "bytes": total, "chunk": chunk, "muxer": muxer,
             "raw_tcp_bytes_per_second": rawMedian, "libp2p_bytes_per_second": p2pMedian,
             "raw_tcp_runs": raw, "libp2p_runs": p2p, "ratio": p2pMedian / rawMedian,
+            "raw_tcp_cpu_ns_per_byte": BenchSupport.percentile(rawCPU, 0.5),
+            "libp2p_cpu_ns_per_byte": BenchSupport.percentile(p2pCPU, 0.5),
         ])
     }
 
