@@ -19,6 +19,7 @@ test: setup
 
 bench: setup
 	$(SWIFT) build $(CONFIG_RELEASE) --product meshfl-bench
+	$(SWIFT) build $(CONFIG_RELEASE) --product meshfl
 	/usr/bin/python3 bench/run.py --bin "$(BIN_RELEASE)" $(BENCH_FLAGS)
 
 fuzz: setup

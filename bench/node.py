@@ -3,6 +3,12 @@
 Each benchmark is its own function returning result objects; `run` lists them.
 """
 
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from node_rounds import round_overhead  # noqa: E402
+
 
 def fedavg_vs_centralized(context):
     """FedAvg over 8 IID shards, R rounds of one local epoch, against
@@ -33,4 +39,4 @@ def fedavg_vs_centralized(context):
 
 
 def run(context):
-    return fedavg_vs_centralized(context)
+    return fedavg_vs_centralized(context) + round_overhead(context)
