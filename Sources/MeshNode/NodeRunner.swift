@@ -29,6 +29,8 @@ public struct NodeOptions: Sendable {
     /// Stop after this long in any case.
     public var lifetime: Duration = .seconds(24 * 3600)
     public var cheat: TrainerNode.Cheat?
+    /// Where `/metrics` is served (`HOST:PORT`, port 0 picks one); nil serves none.
+    public var metricsAddress: String?
 
     public init(role: NodeRole, dataDirectory: String, ledgerPath: String) {
         self.role = role
@@ -55,6 +57,25 @@ public enum NodeRunner {
         var configuration = Libp2p.Host.Configuration()
         configuration.agentVersion = "meshfl/0.1.0 (\(options.role.rawValue))"
         let host = Libp2p.Host(identity: identity, configuration: configuration, logger: logger)
+        let metrics = NodeMetrics(role: options.role)
+        var metricsServer: MetricsServer?
+        if let text = options.metricsAddress {
+            let (metricsHost, metricsPort) = try MetricsServer.parse(text)
+            let server = try await MetricsServer.start(metrics, host: metricsHost, port: metricsPort)
+            metricsServer = server
+            logger.notice("metrics at http://\(metricsHost):\(server.port)/metrics")
+        }
+        let connections = await host.events()
+        let peerGauge = Task {
+            for await event in connections {
+                switch event {
+                case .connected: metrics.add(.peersConnected, 1)
+                case .disconnected: metrics.add(.peersConnected, -1)
+                case .identified: break
+                }
+            }
+        }
+        defer { peerGauge.cancel() }
         let listen = options.listen.isEmpty ? [try Multiaddr("/ip4/127.0.0.1/tcp/0")] : options.listen
         try await host.listen(on: listen)
         var gossip = GossipsubConfiguration()
@@ -75,7 +96,7 @@ public enum NodeRunner {
             let server = try await PresignedServer.start(store: try directory.blobStore())
             let blobs = try directory.blobStore(endpoint: URL(string: "http://127.0.0.1:\(server.port)"))
             let requester = try Requester(host: host, identity: identity, directory: directory, blobs: blobs, ledger: ledger,
-                                          account: account, pubsub: pubsub, logger: logger)
+                                          account: account, pubsub: pubsub, logger: logger, metrics: metrics)
             await requester.start()
             ready(addresses)
             try? await Task.sleep(for: options.lifetime)
@@ -85,11 +106,12 @@ public enum NodeRunner {
             let staked = try await ledger.stake(of: account.account).staked
             if staked < options.stake { try await ledger.stake(options.stake - staked, trainer: account) }
             let trainer = TrainerNode(host: host, identity: identity, account: account, bootstrap: bootstrapPeers,
-                                      pubsub: pubsub, cheat: options.cheat, logger: logger)
+                                      pubsub: pubsub, cheat: options.cheat, logger: logger, metrics: metrics)
             ready(addresses)
             await trainer.run(until: .now + options.lifetime, idleExit: options.idleExit)
         }
         await pubsub.stop()
         await host.shutdown()
+        try? await metricsServer?.stop()
     }
 }

@@ -26,6 +26,7 @@ public actor Requester {
     let sealingKey: Curve25519.KeyAgreement.PrivateKey
     let pubsub: GossipsubService?
     let logger: Logger
+    let metrics: NodeMetrics
     let strategy: any Strategy = FedAvg()
     let now: @Sendable () -> Double
 
@@ -42,7 +43,7 @@ public actor Requester {
     var loop: Task<Void, Never>?
 
     public init(host: Libp2p.Host, identity: PrivateKey, directory: NodeDirectory, blobs: LocalBlobStore, ledger: LocalLedger,
-                account: LedgerOperator, pubsub: GossipsubService?, logger: Logger,
+                account: LedgerOperator, pubsub: GossipsubService?, logger: Logger, metrics: NodeMetrics = NodeMetrics(role: .requester),
                 now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) throws {
         self.host = host
         self.identity = identity
@@ -53,6 +54,7 @@ public actor Requester {
         self.sealingKey = try directory.sealingKey()
         self.pubsub = pubsub
         self.logger = logger
+        self.metrics = metrics
         self.now = now
     }
 
@@ -92,6 +94,7 @@ public actor Requester {
                     jobs[id] = record
                     try store.saveBoard(job: id, record.board)
                     notifyWaiters()
+                    metrics.add(.leasesExpired, Double(reopened.count), ["job": id])
                     for shard in reopened {
                         logger.info("lease expired; task reopened", metadata: ["job": "\(id)", "shard": "\(shard)"])
                         try? await audit(record.spec).record("lease_expired", ["job": .string(id), "round": .int(Int64(record.board.round)), "shard": .int(Int64(shard))])
@@ -199,6 +202,7 @@ public actor Requester {
                                                   method: .put, expires: expires, contentType: nil).absoluteString,
                 seed: TaskExecution.seed(job: record.spec, round: round, shard: shard))
             if fresh {
+                metrics.add(.tasksLeased, 1, ["job": claim.job])
                 try await audit(record.spec).record("task_leased", ["job": .string(claim.job), "round": .int(Int64(round)), "shard": .int(Int64(shard)),
                                                                     "trainer": .string(trainer), "lease": .string(holder.lease)])
             }
@@ -248,7 +252,9 @@ public actor Requester {
         case .verify:
             jobs[receipt.job] = record
         }
+        let verifyStarted = ContinuousClock.now
         let verdict = await verify(receipt, spec: record.spec)
+        metrics.add(.verifySeconds, (ContinuousClock.now - verifyStarted) / .seconds(1), ["job": receipt.job])
         record = jobs[receipt.job]!
         let spec = record.spec
         let taskFields: [String: AuditValue] = ["job": .string(spec.id), "round": .int(Int64(receipt.round)), "shard": .int(Int64(receipt.shard)),
@@ -264,6 +270,8 @@ public actor Requester {
             try store.accept(update, board: record.board)
             slowestTraining[spec.id] = max(slowestTraining[spec.id] ?? 0, receipt.trainSeconds ?? 0)
             acceptedBy[receipt.trainer, default: 0] += 1
+            metrics.add(.resultsAccepted, 1, ["job": spec.id])
+            if reexecuted { metrics.add(.reexecutions, 1, ["job": spec.id]) }
             var fields = taskFields
             fields["reexecuted"] = .bool(reexecuted)
             fields["digest"] = .string(receipt.weightsDigest)
@@ -277,6 +285,7 @@ public actor Requester {
             try store.refuse(job: spec.id, round: receipt.round, shard: receipt.shard, trainer: receipt.trainer, reason: reason,
                              slashed: false, evidence: nil, board: record.board)
             notifyWaiters()
+            metrics.add(.resultsRejected, 1, ["job": spec.id])
             var fields = taskFields
             fields["reason"] = .string(reason)
             try await audit(spec).record("result_rejected", fields)
@@ -295,6 +304,8 @@ public actor Requester {
             }
             try store.refuse(job: spec.id, round: receipt.round, shard: receipt.shard, trainer: receipt.trainer, reason: reason,
                              slashed: slashable > 0, evidence: cid.description, board: jobs[spec.id]?.board ?? record.board)
+            metrics.add(.trainersSlashed, 1, ["job": spec.id])
+            metrics.add(.reexecutions, 1, ["job": spec.id])
             var fields = taskFields
             fields["reason"] = .string(reason)
             fields["evidence"] = .string(cid.description)
@@ -309,6 +320,7 @@ public actor Requester {
         if update.reward > 0 {
             try await ledger.releaseEscrow(job: update.job, task: JobSpec.taskID(round: update.round, shard: update.shard),
                                            to: try AccountID(parsing: update.account), amount: update.reward, owner: account)
+            metrics.add(.paidTinybars, Double(update.reward), ["job": update.job])
         }
         try store.markPaid(job: update.job, round: update.round, shard: update.shard)
     }
@@ -345,6 +357,11 @@ public actor Requester {
         record = current
         try store.finishRound(job: id, round: round, accuracy: evaluation.accuracy, loss: Double(evaluation.loss), board: current.board,
                               started: roundStarted[id], slowestTraining: slowestTraining[id])
+        metrics.add(.roundsFinished, 1, ["job": id])
+        metrics.set(.roundAccuracy, evaluation.accuracy, ["job": id])
+        if let started = roundStarted[id], let slowest = slowestTraining[id] {
+            metrics.set(.roundOverheadSeconds, Date().timeIntervalSince(started) - slowest, ["job": id])
+        }
         roundStarted[id] = nil
         slowestTraining[id] = nil
         notifyWaiters()

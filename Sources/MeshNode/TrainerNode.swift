@@ -40,6 +40,7 @@ public actor TrainerNode {
     let pubsub: GossipsubService?
     let cheat: Cheat?
     let logger: Logger
+    let metrics: NodeMetrics
     let client = RequestResponse(protocolID: Requester.taskProtocol, maxMessageSize: 8 << 20, timeout: .seconds(300))
 
     var known: [String: JobSpec] = [:]
@@ -48,7 +49,7 @@ public actor TrainerNode {
     public private(set) var counters = Counters()
 
     public init(host: Libp2p.Host, identity: PrivateKey, account: LedgerOperator, bootstrap: [PeerID], pubsub: GossipsubService?,
-                cheat: Cheat?, logger: Logger) {
+                cheat: Cheat?, logger: Logger, metrics: NodeMetrics = NodeMetrics(role: .trainer)) {
         self.host = host
         self.identity = identity
         self.account = account
@@ -56,6 +57,7 @@ public actor TrainerNode {
         self.pubsub = pubsub
         self.cheat = cheat
         self.logger = logger
+        self.metrics = metrics
     }
 
     /// Works until `deadline` passes, or until every known job is finished
@@ -116,15 +118,19 @@ public actor TrainerNode {
             switch try await call(requester, claim) {
             case .lease(let lease):
                 counters.leased += 1
+                metrics.add(.tasksLeased, 1, ["job": spec.id])
                 let receipt = try await perform(lease, spec: spec)
                 switch try await call(requester, .submit(receipt)) {
                 case .accepted(let paid):
                     counters.accepted += 1
                     counters.paid += paid
+                    metrics.add(.resultsAccepted, 1, ["job": spec.id])
+                    metrics.add(.paidTinybars, Double(paid), ["job": spec.id])
                     logger.info("result accepted", metadata: ["job": "\(spec.id)", "task": "\(JobSpec.taskID(round: lease.round, shard: lease.shard))", "paid": "\(paid)"])
                 case .rejected(let reason, let slashed):
                     counters.rejected += 1
                     if slashed { counters.slashed = true }
+                    metrics.add(slashed ? .trainersSlashed : .resultsRejected, 1, ["job": spec.id])
                     logger.warning("result rejected", metadata: ["job": "\(spec.id)", "reason": "\(reason)", "slashed": "\(slashed)"])
                 case .finished:
                     finished.insert(spec.id)
@@ -171,6 +177,7 @@ public actor TrainerNode {
         let trainingStarted = ContinuousClock.now
         var output = try await Task.detached { try TaskExecution.run(job: spec, start: global, shard: shard, seed: lease.seed) }.value
         let trainSeconds = (ContinuousClock.now - trainingStarted) / .seconds(1)
+        metrics.add(.trainingSeconds, trainSeconds, ["job": spec.id])
         var digest = output.transcript.last ?? ""
         switch cheat {
         case .perturb?:

@@ -34,36 +34,52 @@ struct NodeCommand: AsyncParsableCommand {
         abstract: "Run a node of the network: a requester (serves jobs, verifies, pays) or a trainer (claims and trains tasks).",
         discussion: """
             The first line printed is the node's full address (/ip4/…/tcp/…/p2p/…) for
-            other nodes' --bootstrap. Logs go to standard error.
+            other nodes' --bootstrap. Logs go to standard error (--log-format json for
+            one JSON object per line); --metrics HOST:PORT serves Prometheus /metrics.
 
               meshfl node --role requester --data-dir req --ledger local:dev.ledger
               meshfl submit --data-dir req --ledger local:dev.ledger --model examples/mlp.json --rounds 5 --shards 8 --reward 100
               meshfl node --role trainer --data-dir t1 --ledger local:dev.ledger --bootstrap /ip4/127.0.0.1/tcp/…/p2p/…
+
+            Every setting can also come from the environment (MESHFL_ROLE, MESHFL_DATA_DIR,
+            MESHFL_LISTEN, MESHFL_BOOTSTRAP, MESHFL_LEDGER, MESHFL_STORAGE, MESHFL_CORES,
+            MESHFL_STAKE, MESHFL_METRICS, MESHFL_LOG_LEVEL, MESHFL_LOG_FORMAT; lists
+            comma-separated) or from a JSON config file (--config, else $MESHFL_CONFIG,
+            else <data dir>/node.json when it exists) with the keys role, dataDir, listen,
+            bootstrap, ledger, storage, cores, stake, metrics, logLevel, logFormat.
+            Flags win over the environment, which wins over the file.
             """
     )
 
     @Option(help: "requester or trainer.")
-    var role: String
+    var role: String?
 
-    @OptionGroup var dataDir: DataDirOption
+    @Option(help: "A JSON config file (see below).")
+    var config: String?
 
-    @Option(help: "Multiaddr to listen on (repeatable).")
-    var listen: [String] = ["/ip4/127.0.0.1/tcp/0"]
+    @Option(help: "The node's data directory: identity key, sealing key, ledger account, blocks, node.sqlite (default: $MESHFL_DATA_DIR, else ~/.local/share/meshfl).")
+    var dataDir: String?
+
+    @Option(help: "Multiaddr to listen on (repeatable; default /ip4/127.0.0.1/tcp/0).")
+    var listen: [String] = []
 
     @Option(help: "A peer to connect to at start, /ip4/…/tcp/…/p2p/… (repeatable).")
     var bootstrap: [String] = []
 
-    @Option(help: "The ledger: local:PATH (a SQLite file shared by the nodes of one machine).")
-    var ledger: String = "local:meshfl-dev.ledger"
+    @Option(help: "The ledger: local:PATH (a SQLite file shared by the nodes of one machine; default local:meshfl-dev.ledger).")
+    var ledger: String?
 
     @Option(help: "Where objects live: local:DIR (the data directory's block store when omitted).")
     var storage: String?
 
-    @Option(help: "CPU cores (BLAS threads) for training and verification.")
-    var cores: Int = 1
+    @Option(help: "CPU cores (BLAS threads) for training and verification (default 1).")
+    var cores: Int?
 
-    @Option(help: "Tinybars a trainer keeps staked (jobs set a minimum).")
-    var stake: Int64 = 5_000
+    @Option(help: "Tinybars a trainer keeps staked (jobs set a minimum; default 5000).")
+    var stake: Int64?
+
+    @Option(help: "Serve Prometheus metrics at http://HOST:PORT/metrics (e.g. 127.0.0.1:9464; port 0 picks one and logs it).")
+    var metrics: String?
 
     @Option(help: "A trainer exits after this many seconds with nothing to do (default: never).")
     var idleExit: Double?
@@ -74,35 +90,87 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: .hidden)
     var cheat: String?
 
-    @Option(help: "Log level: trace, debug, info, notice, warning, error.")
-    var logLevel: String = "info"
+    @Option(help: "Log level: trace, debug, info, notice, warning, error (default info).")
+    var logLevel: String?
+
+    @Option(help: "Log format: text or json (default text).")
+    var logFormat: String?
 
     func validate() throws {
-        guard NodeRole(rawValue: role) != nil else { throw ValidationError("--role \(role): expected requester or trainer") }
-        for address in listen + bootstrap {
-            do { _ = try Multiaddr(address) } catch { throw ValidationError("\(address): \(error.message)") }
-        }
-        guard cores >= 1 && cores <= 256 else { throw ValidationError("--cores must be between 1 and 256, got \(cores)") }
         if let cheat, TrainerNode.Cheat(rawValue: cheat) == nil { throw ValidationError("--cheat \(cheat): unknown") }
-        if let storage, !storage.hasPrefix("local:") {
-            throw ValidationError("--storage \(storage): nodes serve objects from a local block store for now; use local:DIR")
-        }
-        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level \(logLevel): unknown level") }
-        _ = try localLedgerPath(ledger, dataDir: dataDir.path)
     }
 
-    func run() async throws {
-        var options = NodeOptions(role: NodeRole(rawValue: role)!, dataDirectory: dataDir.path,
-                                  ledgerPath: try localLedgerPath(ledger, dataDir: dataDir.path))
-        options.listen = try listen.map { try Multiaddr($0) }
-        options.bootstrap = try bootstrap.map { try Multiaddr($0) }
-        options.cores = cores
-        options.stake = stake
+    /// The settings given as flags.
+    var flags: NodeConfiguration {
+        var flags = NodeConfiguration()
+        flags.role = role
+        flags.dataDir = dataDir
+        flags.listen = listen.isEmpty ? nil : listen
+        flags.bootstrap = bootstrap.isEmpty ? nil : bootstrap
+        flags.ledger = ledger
+        flags.storage = storage
+        flags.cores = cores
+        flags.stake = stake
+        flags.metrics = metrics
+        flags.logLevel = logLevel
+        flags.logFormat = logFormat
+        return flags
+    }
+
+    /// Flags over the environment over the config file, checked.
+    func resolved(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> (NodeOptions, NodeConfiguration) {
+        let fromEnvironment = try NodeConfiguration.environment(environment)
+        let dataDirectory = dataDir ?? fromEnvironment.dataDir
+        var file = NodeConfiguration()
+        if let path = config ?? environment["MESHFL_CONFIG"].flatMap({ $0.isEmpty ? nil : $0 }) {
+            file = try NodeConfiguration.load(path)
+        } else if let dataDirectory, FileManager.default.fileExists(atPath: dataDirectory + "/node.json") {
+            file = try NodeConfiguration.load(dataDirectory + "/node.json")
+        }
+        let settings = file.overriding(fromEnvironment).overriding(flags)
+        guard let roleName = settings.role else {
+            throw ValidationError("no role: pass --role requester|trainer (or MESHFL_ROLE, or \"role\" in the config file)")
+        }
+        guard let role = NodeRole(rawValue: roleName) else { throw ValidationError("role \(roleName): expected requester or trainer") }
+        let path = settings.dataDir ?? (NSHomeDirectory() + "/.local/share/meshfl")
+        let ledgerText = settings.ledger ?? "local:meshfl-dev.ledger"
+        var options = NodeOptions(role: role, dataDirectory: path, ledgerPath: try localLedgerPath(ledgerText, dataDir: path))
+        do {
+            options.listen = try (settings.listen ?? ["/ip4/127.0.0.1/tcp/0"]).map { try Multiaddr($0) }
+            options.bootstrap = try (settings.bootstrap ?? []).map { try Multiaddr($0) }
+        } catch let error as Libp2pError {
+            throw ValidationError("listen or bootstrap address: \(error.message)")
+        }
+        options.cores = settings.cores ?? 1
+        guard (1...256).contains(options.cores) else { throw ValidationError("cores must be between 1 and 256, got \(options.cores)") }
+        options.stake = settings.stake ?? 5_000
+        guard options.stake >= 0 else { throw ValidationError("stake must not be negative, got \(options.stake)") }
+        if let storage = settings.storage, !storage.hasPrefix("local:") {
+            throw ValidationError("storage \(storage): nodes serve objects from a local block store for now; use local:DIR")
+        }
+        if let address = settings.metrics {
+            do { _ = try MetricsServer.parse(address) } catch let error as NodeError { throw ValidationError(error.message) }
+            options.metricsAddress = address
+        }
+        guard Logger.Level(rawValue: settings.logLevel ?? "info") != nil else {
+            throw ValidationError("log level \(settings.logLevel ?? ""): expected trace, debug, info, notice, warning or error")
+        }
+        guard ["text", "json"].contains(settings.logFormat ?? "text") else {
+            throw ValidationError("log format \(settings.logFormat ?? ""): expected text or json")
+        }
         options.idleExit = idleExit.map { .milliseconds(Int($0 * 1000)) }
         if let duration { options.lifetime = .milliseconds(Int(duration * 1000)) }
         options.cheat = cheat.flatMap(TrainerNode.Cheat.init(rawValue:))
-        var logger = Logger(label: "meshfl.\(role)")
-        logger.logLevel = Logger.Level(rawValue: logLevel)!
+        return (options, settings)
+    }
+
+    func run() async throws {
+        let (options, settings) = try resolved()
+        if settings.logFormat == "json" {
+            LoggingSystem.bootstrap { label in JSONLogHandler(label: label) }
+        }
+        var logger = Logger(label: "meshfl.\(options.role.rawValue)")
+        logger.logLevel = Logger.Level(rawValue: settings.logLevel ?? "info")!
         do {
             try await NodeRunner.run(options, logger: logger) { addresses in
                 if let first = addresses.first { P2PCommand.Listen.say(first.description) }

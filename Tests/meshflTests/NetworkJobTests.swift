@@ -17,9 +17,12 @@ struct NetworkJobTests {
         let address: String
         let log: URL
 
-        init(_ arguments: [String], log: URL) throws {
+        init(_ arguments: [String], log: URL, environment: [String: String] = [:]) throws {
             process.executableURL = try CLI.binary
             process.arguments = ["node"] + arguments
+            if !environment.isEmpty {
+                process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+            }
             let stdout = Pipe()
             process.standardOutput = stdout
             FileManager.default.createFile(atPath: log.path, contents: nil)
