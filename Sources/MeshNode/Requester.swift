@@ -101,9 +101,7 @@ public actor Requester {
                     }
                 }
                 if record.board.isRoundComplete { try await finishRound(id) }
-                if announce, let pubsub, let payload = try? CanonicalJSON.encode(record.signed) {
-                    await pubsub.publish(Self.jobsTopic, Array(payload))
-                }
+                if announce { await self.announce(record) }
             }
         } catch {
             logger.error("requester maintenance failed: \(error)")
@@ -134,7 +132,14 @@ public actor Requester {
             acceptedBy[update.trainer, default: 0] += 1
             if !update.paid { try await pay(update) }
         }
+        await announce(record)
         logger.info("job running", metadata: ["job": "\(record.spec.id)", "round": "\(record.board.round + 1)/\(record.spec.rounds)"])
+    }
+
+    /// Publishes the signed JobSpec on ``jobsTopic`` (at adoption, then every few seconds while it runs).
+    func announce(_ record: RequesterStore.JobRecord) async {
+        guard let pubsub, let payload = try? CanonicalJSON.encode(record.signed) else { return }
+        await pubsub.publish(Self.jobsTopic, Array(payload))
     }
 
     func audit(_ spec: JobSpec) throws -> AuditLog {

@@ -137,6 +137,48 @@ struct NetworkJobTests {
         #expect(printed.contains("loaded 235146"))
     }
 
+    /// A trainer that knows no requester learns the job from its signed
+    /// announcement on `/meshfl/jobs/1`, relayed by a plain gossipsub peer
+    /// (`meshfl p2p pubsub`), then dials the requester at the addresses the
+    /// announcement carries and does the job.
+    @Test(.timeLimit(.minutes(5)))
+    func trainerLearnsTheJobThroughGossip() throws {
+        let directory = try cli.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let relayID = try cli.meshfl(["p2p", "id", "--data-dir", "relay"], in: directory).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let relayAddress = "/ip4/127.0.0.1/tcp/\(try Self.freePort())/p2p/\(relayID)"
+        let relay = Process()
+        relay.executableURL = try CLI.binary
+        relay.currentDirectoryURL = directory
+        relay.arguments = ["p2p", "pubsub", "--data-dir", "relay", "--topic", "/meshfl/jobs/1", "--json", "--duration", "200",
+                           "--listen", String(relayAddress.prefix(upTo: relayAddress.range(of: "/p2p/")!.lowerBound))]
+        let stdin = Pipe()
+        relay.standardInput = stdin
+        let heard = directory.appendingPathComponent("relay.out")
+        FileManager.default.createFile(atPath: heard.path, contents: nil)
+        relay.standardOutput = try FileHandle(forWritingTo: heard)
+        relay.standardError = try FileHandle(forWritingTo: directory.appendingPathComponent("relay.log").creatingFile())
+        try relay.run()
+        defer {
+            if relay.isRunning { Glibc.kill(relay.processIdentifier, SIGKILL) }
+            relay.waitUntilExit()
+        }
+        Thread.sleep(forTimeInterval: 0.5)
+        let requester = try Node(["--role", "requester", "--data-dir", directory.appendingPathComponent("req").path, "--ledger",
+                                  "local:" + directory.appendingPathComponent("dev.ledger").path, "--bootstrap", relayAddress],
+                                 log: directory.appendingPathComponent("requester.log"))
+        let job = try submit(directory, rounds: 2, shards: 2, samples: 1000, lease: 30, verify: 0)
+        let trainer = try trainer("gossip", bootstrap: relayAddress, in: directory)
+        let done = try waitFor(job, dataDir: "req", in: directory, seconds: 120) { $0.status == "done" }
+        let trainerID = String(trainer.address.split(separator: "/").last!)
+        #expect(done.trainers.map(\.trainer) == [trainerID])
+        #expect(done.trainers.first?.accepted == 4)
+        let log = try String(contentsOf: trainer.log, encoding: .utf8)
+        #expect(log.contains("job discovered") && log.contains(job), "the trainer should have learnt \(job) from gossip: \(log)")
+        let relayed = try String(contentsOf: heard, encoding: .utf8)
+        #expect(relayed.contains(String(requester.address.split(separator: "/").last!)), "the relay saw the requester's announcement")
+    }
+
     /// A trainer killed with SIGKILL while holding a lease loses only that
     /// lease: the task is reassigned, the job completes, nothing is paid twice.
     @Test(.timeLimit(.minutes(5)))
@@ -232,5 +274,13 @@ struct NetworkJobTests {
         guard bound == 0 else { throw CLI.CLIFailure("cannot bind a probe socket") }
         _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
         return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
+
+extension URL {
+    /// Creates an empty file here (replacing any) and returns the URL, for FileHandle(forWritingTo:).
+    func creatingFile() -> URL {
+        FileManager.default.createFile(atPath: path, contents: nil)
+        return self
     }
 }
