@@ -10,6 +10,8 @@ import MeshTensor
 public enum NodeRole: String, Sendable, CaseIterable {
     case requester
     case trainer
+    /// Re-executes tasks for requesters over `/meshfl/verify/1.0.0`.
+    case validator
 }
 
 /// Everything `meshfl node` needs to run one node.
@@ -31,6 +33,8 @@ public struct NodeOptions: Sendable {
     public var cheat: TrainerNode.Cheat?
     /// Where `/metrics` is served (`HOST:PORT`, port 0 picks one); nil serves none.
     public var metricsAddress: String?
+    /// Validators: what they accept and spend (`--max-reexecutions`).
+    public var validatorLimits = Validator.Limits()
 
     public init(role: NodeRole, dataDirectory: String, ledgerPath: String) {
         self.role = role
@@ -109,6 +113,11 @@ public enum NodeRunner {
                                       pubsub: pubsub, cheat: options.cheat, logger: logger, metrics: metrics)
             ready(addresses)
             await trainer.run(until: .now + options.lifetime, idleExit: options.idleExit)
+        case .validator:
+            let validator = Validator(host: host, identity: identity, limits: options.validatorLimits, logger: logger)
+            await validator.start()
+            ready(addresses)
+            try? await Task.sleep(for: options.lifetime)
         }
         await pubsub.stop()
         await host.shutdown()

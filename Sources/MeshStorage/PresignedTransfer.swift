@@ -13,14 +13,14 @@ public enum PresignedTransfer {
     /// The largest body `download` keeps in memory.
     public static let maximumDownload = 512 << 20
 
-    /// Fetches the object behind a presigned GET URL.
+    /// Fetches the object behind a presigned GET URL; a body over `maxBytes` is refused.
     ///
     /// - Throws: ``StorageError`` naming the URL's host and the HTTP status.
-    public static func download(_ url: String, timeoutSeconds: Int64 = 120) async throws -> Data {
+    public static func download(_ url: String, timeoutSeconds: Int64 = 120, maxBytes: Int = maximumDownload) async throws -> Data {
         let (host, port, target) = try parts(url)
         var client = HTTPClient()
         client.timeout = .seconds(timeoutSeconds)
-        client.maxCollectedBody = maximumDownload
+        client.maxCollectedBody = min(maxBytes, maximumDownload)
         let response = try await client.execute(method: "GET", host: host, port: port, target: target, headers: [])
         guard (200..<300).contains(response.status) else {
             throw StorageError(code: .http, message: "GET \(host):\(port)\(pathOnly(target)) answered \(response.status): "

@@ -31,7 +31,7 @@ func localLedgerPath(_ text: String, dataDir: String) throws -> String {
 struct NodeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "node",
-        abstract: "Run a node of the network: a requester (serves jobs, verifies, pays) or a trainer (claims and trains tasks).",
+        abstract: "Run a node of the network: a requester (serves jobs, verifies, pays), a trainer (claims and trains tasks) or a validator (re-executes tasks for requesters).",
         discussion: """
             The first line printed is the node's full address (/ip4/…/tcp/…/p2p/…) for
             other nodes' --bootstrap. Logs go to standard error (--log-format json for
@@ -51,7 +51,7 @@ struct NodeCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(help: "requester or trainer.")
+    @Option(help: "requester, trainer or validator.")
     var role: String?
 
     @Option(help: "A JSON config file (see below).")
@@ -90,6 +90,8 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: .hidden)
     var cheat: String?
 
+    @OptionGroup var validation: ValidatorOptions
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error (default info).")
     var logLevel: String?
 
@@ -97,6 +99,7 @@ struct NodeCommand: AsyncParsableCommand {
     var logFormat: String?
 
     func validate() throws {
+        try validation.validate(role: role ?? "")
         if let cheat, TrainerNode.Cheat(rawValue: cheat) == nil { throw ValidationError("--cheat \(cheat): unknown") }
     }
 
@@ -129,9 +132,9 @@ struct NodeCommand: AsyncParsableCommand {
         }
         let settings = file.overriding(fromEnvironment).overriding(flags)
         guard let roleName = settings.role else {
-            throw ValidationError("no role: pass --role requester|trainer (or MESHFL_ROLE, or \"role\" in the config file)")
+            throw ValidationError("no role: pass --role requester|trainer|validator (or MESHFL_ROLE, or \"role\" in the config file)")
         }
-        guard let role = NodeRole(rawValue: roleName) else { throw ValidationError("role \(roleName): expected requester or trainer") }
+        guard let role = NodeRole(rawValue: roleName) else { throw ValidationError("role \(roleName): expected requester, trainer or validator") }
         let path = settings.dataDir ?? (NSHomeDirectory() + "/.local/share/meshfl")
         let ledgerText = settings.ledger ?? "local:meshfl-dev.ledger"
         var options = NodeOptions(role: role, dataDirectory: path, ledgerPath: try localLedgerPath(ledgerText, dataDir: path))
@@ -161,6 +164,7 @@ struct NodeCommand: AsyncParsableCommand {
         options.idleExit = idleExit.map { .milliseconds(Int($0 * 1000)) }
         if let duration { options.lifetime = .milliseconds(Int(duration * 1000)) }
         options.cheat = cheat.flatMap(TrainerNode.Cheat.init(rawValue:))
+        try validation.apply(to: &options)
         return (options, settings)
     }
 
