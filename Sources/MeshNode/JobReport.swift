@@ -63,6 +63,7 @@ extension JobReport {
         struct Slot: Codable { var shard: Int; var state: String; var trainer: String? }
         struct Trainer: Codable { var trainer: String; var accepted: Int; var rejected: Int; var paid: Int64; var slashed: Bool }
         struct Round: Codable { var round: Int; var accuracy: Double; var seconds: Double?; var slowestTraining: Double?; var overhead: Double? }
+        struct Decision: Codable { var round: Int; var shard: Int; var trainer: String; var verdict: String; var slashed: Bool; var verifiedBy: String? }
         struct Document: Codable {
             var job: String
             var status: String
@@ -74,6 +75,8 @@ extension JobReport {
             var trainers: [Trainer]
             var spent: Int64
             var escrow: Int64
+            var auditTopic: String
+            var verdicts: [Decision]
         }
         let slots = record.board.slots.enumerated().map { index, slot -> Slot in
             switch slot {
@@ -92,6 +95,8 @@ extension JobReport {
             },
             slots: slots,
             trainers: trainers.map { Trainer(trainer: $0.trainer, accepted: $0.accepted, rejected: $0.rejected, paid: $0.paid, slashed: $0.slashed) },
-            spent: spent, escrow: record.spec.escrow))
+            spent: spent, escrow: record.spec.escrow, auditTopic: record.spec.auditTopic,
+            verdicts: verdicts.map { Decision(round: $0.round + 1, shard: $0.shard, trainer: $0.trainer, verdict: $0.verdict, slashed: $0.slashed,
+                                              verifiedBy: $0.verifiedBy) }))
     }
 }

@@ -33,6 +33,9 @@ public struct NodeOptions: Sendable {
     public var cheat: TrainerNode.Cheat?
     /// Where `/metrics` is served (`HOST:PORT`, port 0 picks one); nil serves none.
     public var metricsAddress: String?
+    /// Requesters: validators to hand re-execution to (`--validator`), and the limit on one such request.
+    public var validators: [Multiaddr] = []
+    public var validatorTimeout: Duration = .seconds(120)
     /// Validators: what they accept and spend (`--max-reexecutions`).
     public var validatorLimits = Validator.Limits()
 
@@ -101,6 +104,7 @@ public enum NodeRunner {
             let blobs = try directory.blobStore(endpoint: URL(string: "http://127.0.0.1:\(server.port)"))
             let requester = try Requester(host: host, identity: identity, directory: directory, blobs: blobs, ledger: ledger,
                                           account: account, pubsub: pubsub, logger: logger, metrics: metrics)
+            await requester.delegateVerification(to: await validatorPeers(options.validators, on: host, logger: logger), timeout: options.validatorTimeout)
             await requester.start()
             ready(addresses)
             try? await Task.sleep(for: options.lifetime)

@@ -6,12 +6,14 @@ import MeshTensor
 
 /// What verification decided about one result.
 enum ResultVerdict: Sendable {
-    /// Accepted; the plaintext weights are stored under `weightsKey`.
-    case accept(weightsKey: String, reexecuted: Bool)
+    /// Accepted; the plaintext weights are stored under `weightsKey`;
+    /// `verifiedBy` is the validator's peer id when one re-executed the task, else `requester`.
+    case accept(weightsKey: String, reexecuted: Bool, verifiedBy: String)
     /// Refused without proof of fraud (missing upload, bad hash, NaN, wrong shapes, implausible loss).
     case reject(String)
-    /// Re-execution of the task gave other weights: the signed receipt is the proof.
-    case fraud(String, recomputed: String)
+    /// Re-execution of the task gave other weights: the signed receipt is the proof
+    /// (with the validator's signed verdict when a validator found it first).
+    case fraud(String, recomputed: String, verifiedBy: String, validatorVerdict: SignedMessage<ValidatorVerdict>?)
 }
 
 extension Requester {
@@ -22,8 +24,9 @@ extension Requester {
 
     /// Checks a result in order of cost: the upload and its hashes, the
     /// weights' shapes and values, the validation loss, then — for a new
-    /// trainer always, else with the job's probability — re-execution.
-    func verify(_ receipt: Receipt, spec: JobSpec) async -> ResultVerdict {
+    /// trainer always, else with the job's probability — re-execution, here
+    /// or by a validator (Requester+Delegate.swift).
+    func verify(_ receipt: Receipt, signed: SignedMessage<Receipt>, spec: JobSpec) async -> ResultVerdict {
         let keys = JobSubmission.Keys.self
         let plain: Data
         let weights: [String: Tensor]
@@ -73,37 +76,65 @@ extension Requester {
         guard plausible else { return .reject("validation loss is non-finite or far above the round's starting loss") }
 
         let reexecute = (acceptedBy[receipt.trainer] ?? 0) < 2 || Double.random(in: 0..<1) < spec.reexecutionProbability
+        var verifiedBy = "requester"
         if reexecute {
-            let shardData: Dataset
-            do {
-                shardData = try ShardFile.decode(try await blobs.get(key: keys.shard(spec.id, receipt.shard)), source: "shard \(receipt.shard)")
-            } catch {
-                return .reject("the requester could not read shard \(receipt.shard): \(error)")
-            }
-            let seed = TaskExecution.seed(job: spec, round: receipt.round, shard: receipt.shard)
-            let outcome: Result<TaskOutput, any Error> = await Task.detached {
-                Result { try TaskExecution.run(job: spec, start: global, shard: shardData, seed: seed) }
-            }.value
-            guard case .success(let recomputed) = outcome else { return .reject("re-execution failed on the requester") }
-            let recomputedDigest = recomputed.transcript.last ?? ""
-            if recomputedDigest != receipt.weightsDigest {
-                var worst: Float = 0
-                for (name, tensor) in recomputed.weights {
-                    let claimed = weights[name]!.scalars
-                    for (index, value) in tensor.scalars.enumerated() { worst = max(worst, abs(value - claimed[index])) }
-                }
-                if worst > Self.reexecutionTolerance {
-                    return .fraud(String(format: "re-execution differs by up to %.3g (tolerance %.0e): the weights were not produced by the task's recipe", worst, Self.reexecutionTolerance),
-                                  recomputed: recomputedDigest)
-                }
+            switch await reexecution(receipt, signed: signed, spec: spec, global: global, claimed: weights) {
+            case .agrees(let by):
+                verifiedBy = by
+            case .differs(let reason, let recomputed, let by, let validatorVerdict):
+                return .fraud(reason, recomputed: recomputed, verifiedBy: by, validatorVerdict: validatorVerdict)
+            case .failed(let reason):
+                return .reject(reason)
             }
         }
         do {
             let key = keys.update(spec.id, round: receipt.round, shard: receipt.shard)
             _ = try await blobs.put(key: key, data: plain, contentType: nil)
-            return .accept(weightsKey: key, reexecuted: reexecute)
+            return .accept(weightsKey: key, reexecuted: reexecute, verifiedBy: verifiedBy)
         } catch {
             return .reject("the requester could not store the update: \(error)")
         }
+    }
+}
+
+/// What re-executing a task found.
+enum ReexecutionOutcome: Sendable {
+    /// The recomputed weights are the claimed ones (or within tolerance).
+    case agrees(verifiedBy: String)
+    /// They are not: proven fraud.
+    case differs(reason: String, recomputed: String, verifiedBy: String, validatorVerdict: SignedMessage<ValidatorVerdict>?)
+    /// Re-execution could not be done (the requester's own state is unreadable).
+    case failed(String)
+}
+
+extension Requester {
+    /// Re-executes the task here and compares with the claimed weights: equal
+    /// digests agree, else every element must be within ``reexecutionTolerance``.
+    func reexecuteLocally(_ receipt: Receipt, spec: JobSpec, global: [String: Tensor], claimed: [String: Tensor]) async -> ReexecutionOutcome {
+        let shardData: Dataset
+        do {
+            shardData = try ShardFile.decode(try await blobs.get(key: JobSubmission.Keys.shard(spec.id, receipt.shard)), source: "shard \(receipt.shard)")
+        } catch {
+            return .failed("the requester could not read shard \(receipt.shard): \(error)")
+        }
+        let seed = TaskExecution.seed(job: spec, round: receipt.round, shard: receipt.shard)
+        let outcome: Result<TaskOutput, any Error> = await Task.detached {
+            Result { try TaskExecution.run(job: spec, start: global, shard: shardData, seed: seed) }
+        }.value
+        guard case .success(let recomputed) = outcome else { return .failed("re-execution failed on the requester") }
+        let recomputedDigest = recomputed.transcript.last ?? ""
+        if recomputedDigest != receipt.weightsDigest {
+            var worst: Float = 0
+            for (name, tensor) in recomputed.weights {
+                let values = claimed[name]!.scalars
+                for (index, value) in tensor.scalars.enumerated() { worst = max(worst, abs(value - values[index])) }
+            }
+            if worst > Self.reexecutionTolerance {
+                return .differs(reason: String(format: "re-execution differs by up to %.3g (tolerance %.0e): the weights were not produced by the task's recipe",
+                                               worst, Self.reexecutionTolerance),
+                                recomputed: recomputedDigest, verifiedBy: "requester", validatorVerdict: nil)
+            }
+        }
+        return .agrees(verifiedBy: "requester")
     }
 }

@@ -41,6 +41,8 @@ public actor Requester {
     var roundStarted: [String: Date] = [:]
     var slowestTraining: [String: Double] = [:]
     var loop: Task<Void, Never>?
+    /// Validators re-execution may be handed to (Requester+Delegate.swift).
+    var delegation = Delegation()
 
     public init(host: Libp2p.Host, identity: PrivateKey, directory: NodeDirectory, blobs: LocalBlobStore, ledger: LocalLedger,
                 account: LedgerOperator, pubsub: GossipsubService?, logger: Logger, metrics: NodeMetrics = NodeMetrics(role: .requester),
@@ -258,20 +260,20 @@ public actor Requester {
             jobs[receipt.job] = record
         }
         let verifyStarted = ContinuousClock.now
-        let verdict = await verify(receipt, spec: record.spec)
+        let verdict = await verify(receipt, signed: signed, spec: record.spec)
         metrics.add(.verifySeconds, (ContinuousClock.now - verifyStarted) / .seconds(1), ["job": receipt.job])
         record = jobs[receipt.job]!
         let spec = record.spec
         let taskFields: [String: AuditValue] = ["job": .string(spec.id), "round": .int(Int64(receipt.round)), "shard": .int(Int64(receipt.shard)),
                                                 "trainer": .string(receipt.trainer), "lease": .string(receipt.lease)]
         switch verdict {
-        case .accept(let weightsKey, let reexecuted):
+        case .accept(let weightsKey, let reexecuted, let verifiedBy):
             record.board.settle(shard: receipt.shard, lease: receipt.lease, accepted: true)
             jobs[spec.id] = record
             let update = RequesterStore.UpdateRecord(job: spec.id, round: receipt.round, shard: receipt.shard, trainer: receipt.trainer,
                                                      account: receipt.account, lease: receipt.lease, digest: receipt.weightsDigest,
                                                      samples: receipt.sampleCount, loss: receipt.trainLoss, weightsKey: weightsKey,
-                                                     reward: spec.rewardPerTask, reexecuted: reexecuted)
+                                                     reward: spec.rewardPerTask, reexecuted: reexecuted, verifiedBy: verifiedBy)
             try store.accept(update, board: record.board)
             slowestTraining[spec.id] = max(slowestTraining[spec.id] ?? 0, receipt.trainSeconds ?? 0)
             acceptedBy[receipt.trainer, default: 0] += 1
@@ -279,6 +281,7 @@ public actor Requester {
             if reexecuted { metrics.add(.reexecutions, 1, ["job": spec.id]) }
             var fields = taskFields
             fields["reexecuted"] = .bool(reexecuted)
+            fields["verifiedBy"] = .string(verifiedBy)
             fields["digest"] = .string(receipt.weightsDigest)
             try await audit(spec).record("result_accepted", fields)
             try await pay(update)
@@ -296,25 +299,27 @@ public actor Requester {
             try await audit(spec).record("result_rejected", fields)
             logger.warning("result rejected", metadata: ["trainer": "\(receipt.trainer)", "reason": "\(reason)"])
             return .rejected(reason: reason, slashed: false)
-        case .fraud(let reason, let evidence):
+        case .fraud(let reason, let evidence, let verifiedBy, let validatorVerdict):
             record.board.settle(shard: receipt.shard, lease: receipt.lease, accepted: false)
             record.board.ban(receipt.trainer)
             jobs[spec.id] = record
             notifyWaiters()
-            let document = try CanonicalJSON.encode(FraudEvidence(job: spec.id, receipt: signed, reason: reason, recomputedDigest: evidence))
+            let document = try CanonicalJSON.encode(FraudEvidence(job: spec.id, receipt: signed, reason: reason, recomputedDigest: evidence,
+                                                                       validatorVerdict: validatorVerdict))
             let cid = try blobs.blocks.put(document)
             let slashable = min(spec.slashAmount, try await ledger.stake(of: try AccountID(parsing: receipt.account)).staked)
             if slashable > 0 {
                 try await ledger.slash(try AccountID(parsing: receipt.account), amount: slashable, evidenceCID: cid.description, authority: ledger.treasury)
             }
             try store.refuse(job: spec.id, round: receipt.round, shard: receipt.shard, trainer: receipt.trainer, reason: reason,
-                             slashed: slashable > 0, evidence: cid.description, board: jobs[spec.id]?.board ?? record.board)
+                             slashed: slashable > 0, evidence: cid.description, board: jobs[spec.id]?.board ?? record.board, verifiedBy: verifiedBy)
             metrics.add(.trainersSlashed, 1, ["job": spec.id])
             metrics.add(.reexecutions, 1, ["job": spec.id])
             var fields = taskFields
             fields["reason"] = .string(reason)
             fields["evidence"] = .string(cid.description)
             fields["slashed"] = .int(slashable)
+            fields["verifiedBy"] = .string(verifiedBy)
             try await audit(spec).record("trainer_slashed", fields)
             logger.warning("fraud proven; trainer slashed", metadata: ["trainer": "\(receipt.trainer)", "evidence": "\(cid)"])
             return .rejected(reason: reason, slashed: slashable > 0)
@@ -390,4 +395,6 @@ public struct FraudEvidence: Codable, Sendable {
     public var receipt: SignedMessage<Receipt>
     public var reason: String
     public var recomputedDigest: String
+    /// The validator's signed verdict, when a validator found the mismatch (the requester confirmed it).
+    public var validatorVerdict: SignedMessage<ValidatorVerdict>? = nil
 }

@@ -59,6 +59,13 @@ public final class RequesterStore: Sendable {
                 ALTER TABLE rounds ADD COLUMN train_seconds REAL;
                 """)
         }
+        migrator.registerMigration("v3-verified-by") { db in
+            // Who re-executed: a validator's peer id or `requester` (NULL: not re-executed, or recorded before v3).
+            try db.execute(sql: """
+                ALTER TABLE updates ADD COLUMN verified_by TEXT;
+                ALTER TABLE verdicts ADD COLUMN verified_by TEXT;
+                """)
+        }
         return migrator
     }
 
@@ -135,9 +142,12 @@ public final class RequesterStore: Sendable {
         public var reward: Int64
         public var paid: Bool
         public var reexecuted: Bool
+        /// Who verified the result: a validator's peer id or `requester`.
+        public var verifiedBy: String?
 
         public init(job: String, round: Int, shard: Int, trainer: String, account: String, lease: String, digest: String,
-                    samples: Int, loss: Float, weightsKey: String, reward: Int64, paid: Bool = false, reexecuted: Bool) {
+                    samples: Int, loss: Float, weightsKey: String, reward: Int64, paid: Bool = false, reexecuted: Bool,
+                    verifiedBy: String? = nil) {
             self.job = job
             self.round = round
             self.shard = shard
@@ -151,6 +161,7 @@ public final class RequesterStore: Sendable {
             self.reward = reward
             self.paid = paid
             self.reexecuted = reexecuted
+            self.verifiedBy = verifiedBy
         }
     }
 
@@ -158,13 +169,14 @@ public final class RequesterStore: Sendable {
     public func accept(_ update: UpdateRecord, board: TaskBoard) throws {
         try write { db in
             try db.execute(sql: """
-                INSERT INTO updates (job, round, shard, trainer, account, lease, digest, samples, loss, weights_key, reward, paid, reexecuted)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)
+                INSERT INTO updates (job, round, shard, trainer, account, lease, digest, samples, loss, weights_key, reward, paid, reexecuted, verified_by)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)
                 """, arguments: [update.job, update.round, update.shard, update.trainer, update.account, update.lease, update.digest,
-                                 update.samples, Double(update.loss), update.weightsKey, update.reward, update.reexecuted])
+                                 update.samples, Double(update.loss), update.weightsKey, update.reward, update.reexecuted, update.verifiedBy])
             try Self.saveBoard(db, job: update.job, board, status: nil)
             try Self.insertVerdict(db, job: update.job, round: update.round, shard: update.shard, trainer: update.trainer,
-                                   verdict: "accepted", reason: update.reexecuted ? "verified, re-executed" : "verified", slashed: false, evidence: nil)
+                                   verdict: "accepted", reason: update.reexecuted ? "verified, re-executed" : "verified", slashed: false, evidence: nil,
+                                   verifiedBy: update.verifiedBy)
         }
     }
 
@@ -184,7 +196,8 @@ public final class RequesterStore: Sendable {
             return rows.map { row in
                 UpdateRecord(job: row["job"], round: row["round"], shard: row["shard"], trainer: row["trainer"], account: row["account"],
                              lease: row["lease"], digest: row["digest"], samples: row["samples"], loss: Float(row["loss"] as Double),
-                             weightsKey: row["weights_key"], reward: row["reward"], paid: row["paid"] as Bool, reexecuted: row["reexecuted"] as Bool)
+                             weightsKey: row["weights_key"], reward: row["reward"], paid: row["paid"] as Bool, reexecuted: row["reexecuted"] as Bool,
+                             verifiedBy: row["verified_by"])
             }
         }
     }
@@ -199,28 +212,32 @@ public final class RequesterStore: Sendable {
         public var reason: String
         public var slashed: Bool
         public var evidence: String?
+        /// Who verified: a validator's peer id or `requester` (nil when not recorded).
+        public var verifiedBy: String?
     }
 
     /// Records a refused result (and the board that reopened its task), atomically.
-    public func refuse(job: String, round: Int, shard: Int, trainer: String, reason: String, slashed: Bool, evidence: String?, board: TaskBoard) throws {
+    public func refuse(job: String, round: Int, shard: Int, trainer: String, reason: String, slashed: Bool, evidence: String?, board: TaskBoard,
+                       verifiedBy: String? = nil) throws {
         try write { db in
             try Self.saveBoard(db, job: job, board, status: nil)
             try Self.insertVerdict(db, job: job, round: round, shard: shard, trainer: trainer,
-                                   verdict: slashed ? "slashed" : "rejected", reason: reason, slashed: slashed, evidence: evidence)
+                                   verdict: slashed ? "slashed" : "rejected", reason: reason, slashed: slashed, evidence: evidence,
+                                   verifiedBy: verifiedBy)
         }
     }
 
     static func insertVerdict(_ db: Database, job: String, round: Int, shard: Int, trainer: String, verdict: String,
-                              reason: String, slashed: Bool, evidence: String?) throws {
-        try db.execute(sql: "INSERT INTO verdicts (job, round, shard, trainer, verdict, reason, slashed, evidence, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                       arguments: [job, round, shard, trainer, verdict, reason, slashed, evidence, Date().timeIntervalSince1970])
+                              reason: String, slashed: Bool, evidence: String?, verifiedBy: String? = nil) throws {
+        try db.execute(sql: "INSERT INTO verdicts (job, round, shard, trainer, verdict, reason, slashed, evidence, at, verified_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       arguments: [job, round, shard, trainer, verdict, reason, slashed, evidence, Date().timeIntervalSince1970, verifiedBy])
     }
 
     public func verdicts(job: String) throws -> [Verdict] {
         try read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM verdicts WHERE job = ? ORDER BY id", arguments: [job]).map { row in
                 Verdict(round: row["round"], shard: row["shard"], trainer: row["trainer"], verdict: row["verdict"],
-                        reason: row["reason"], slashed: row["slashed"] as Bool, evidence: row["evidence"])
+                        reason: row["reason"], slashed: row["slashed"] as Bool, evidence: row["evidence"], verifiedBy: row["verified_by"])
             }
         }
     }

@@ -7,7 +7,8 @@ import Testing
 
 /// `/meshfl/verify/1.0.0` over real libp2p connections on 127.0.0.1: a
 /// validator re-executes a task from the requester's presigned URLs and
-/// signs what it found.
+/// signs what it found; a requester hands re-execution to it and never
+/// slashes on a validator's word alone.
 @Suite(.serialized)
 struct ValidatorTests {
     typealias Fixture = RequesterProtocolTests.Fixture
@@ -135,4 +136,70 @@ struct ValidatorTests {
             #expect(await running.validator.served == 0)
         }
     }
+
+    @Test(.timeLimit(.minutes(2)))
+    func requesterAcceptsOnAValidatorsMatchAndRecordsWhoVerified() async throws {
+        try await RequesterProtocolTests().withFixture { fixture in
+            let running = try await startValidator(for: fixture)
+            defer { Task { await running.host.shutdown() } }
+            await fixture.requester.delegateVerification(to: [running.peer], timeout: .seconds(60))
+            let trainer = try await fixture.trainer()
+            let lease = try await fixture.lease(for: trainer)
+            let signed = try await fixture.receipt(for: lease, by: trainer)
+            guard case .accepted = try await fixture.call(.submit(signed), from: trainer.host) else {
+                Issue.record("an honest result is accepted"); return
+            }
+            #expect(await running.validator.served == 1, "the trainer's first result was re-executed by the validator")
+            let store = try RequesterStore(path: try NodeDirectory(fixture.root.appendingPathComponent("req").path).statePath)
+            let verdict = try #require(try store.verdicts(job: fixture.spec.id).last)
+            #expect(verdict.verdict == "accepted" && verdict.verifiedBy == running.peer.description)
+        }
+    }
+
+    /// A validator that signs "mismatch" for everything (with a transcript made
+    /// to differ): the requester confirms locally, pays the honest trainer,
+    /// slashes no one and stops asking that validator.
+    @Test(.timeLimit(.minutes(2)))
+    func lyingValidatorCannotGetAnHonestTrainerSlashed() async throws {
+        try await RequesterProtocolTests().withFixture { fixture in
+            let liarKey = PrivateKey.generate()
+            let liar = Libp2p.Host(identity: liarKey)
+            try await liar.listen(on: [try Multiaddr("/ip4/127.0.0.1/tcp/0")])
+            defer { Task { await liar.shutdown() } }
+            let asked = Counter()
+            await client.serve(on: liar) { bytes, _ in
+                await asked.increment()
+                let request = try JSONDecoder().decode(SignedMessage<VerifyRequest>.self, from: Data(bytes)).verified()
+                let receipt = try request.receipt.verified()
+                var transcript = receipt.transcript
+                transcript[0] = String(repeating: "ee", count: 32)
+                let verdict = ValidatorVerdict(job: receipt.job, round: receipt.round, shard: receipt.shard, lease: receipt.lease,
+                                               trainer: receipt.trainer, receiptDigest: Weights.sha256Hex(request.receipt.payload),
+                                               validator: liarKey.peerID.description, transcript: transcript,
+                                               weightsDigest: transcript.last!, matches: false, firstMismatch: 0, seconds: 0)
+                return Array(try CanonicalJSON.encode(VerifyResponse.verdict(try SignedMessage(signing: verdict, with: liarKey))))
+            }
+            _ = try await fixture.host.connect(to: await liar.fullAddresses[0])
+            await fixture.requester.delegateVerification(to: [liarKey.peerID], timeout: .seconds(30))
+            let trainer = try await fixture.trainer()
+            for _ in 0..<2 {
+                let lease = try await fixture.lease(for: trainer)
+                let signed = try await fixture.receipt(for: lease, by: trainer)
+                guard case .accepted = try await fixture.call(.submit(signed), from: trainer.host) else {
+                    Issue.record("an honest result is accepted despite the validator's word"); return
+                }
+            }
+            #expect(await asked.value == 1, "after one refuted mismatch the liar is not asked again")
+            #expect(try await fixture.ledger.stake(of: trainer.account.account).staked == 5_000, "nothing slashed")
+            let store = try RequesterStore(path: try NodeDirectory(fixture.root.appendingPathComponent("req").path).statePath)
+            let verdicts = try store.verdicts(job: fixture.spec.id)
+            #expect(verdicts.map(\.verdict) == ["accepted", "accepted"])
+            #expect(verdicts.allSatisfy { $0.verifiedBy == "requester" })
+        }
+    }
+}
+
+actor Counter {
+    var value = 0
+    func increment() { value += 1 }
 }
