@@ -31,6 +31,7 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(help: "Rounds.") var rounds: Int = 5
     @Option(help: "Shards (tasks) per round.") var shards: Int = 8
     @Option(help: "Honest trainers (a cheating one is added).") var trainers: Int = 3
+    @Option(help: "Validators the requester hands re-execution to (0: it re-executes itself).") var validators: Int = 0
     @Option(help: "Training samples to use (default: all 60,000).") var samples: Int?
     @Option(help: "Give up after this many seconds.") var timeout: Double = 600
     @Option(help: "Fail unless the final test accuracy reaches this (0…1).") var minAccuracy: Double = 0.80
@@ -39,6 +40,7 @@ struct DemoCommand: AsyncParsableCommand {
         guard (1...50).contains(rounds) else { throw ValidationError("--rounds must be between 1 and 50") }
         guard (1...64).contains(shards) else { throw ValidationError("--shards must be between 1 and 64") }
         guard (1...16).contains(trainers) else { throw ValidationError("--trainers must be between 1 and 16") }
+        guard (0...8).contains(validators) else { throw ValidationError("--validators must be between 0 and 8") }
     }
 
     func run() async throws {
@@ -50,10 +52,18 @@ struct DemoCommand: AsyncParsableCommand {
         let children = ChildProcesses()
         defer { children.terminateAll() }
 
-        say("meshfl demo: 1 requester + \(trainers) honest trainers + 1 cheating trainer, separate processes on 127.0.0.1")
+        say("meshfl demo: 1 requester + \(trainers) honest trainers + 1 cheating trainer\(validators > 0 ? " + \(validators) validator(s)" : ""), separate processes on 127.0.0.1")
         let requesterDir = root.appendingPathComponent("requester").path
+        var delegation: [String] = []
+        for index in stride(from: 1, through: validators, by: 1) {
+            let address = try children.launchNode(["--role", "validator", "--data-dir", root.appendingPathComponent("validator-\(index)").path,
+                                                   "--ledger", "local:" + ledgerPath, "--cores", "1", "--max-reexecutions", String(trainers + 1)],
+                                                  name: "validator-\(index)", logDirectory: root)
+            say("validator-\(index) \(address)")
+            delegation += ["--validator", address]
+        }
         let requesterAddress = try children.launchNode(["--role", "requester", "--data-dir", requesterDir, "--ledger", "local:" + ledgerPath,
-                                                        "--cores", "1"], name: "requester", logDirectory: root)
+                                                        "--cores", "1"] + delegation, name: "requester", logDirectory: root)
         say("requester \(requesterAddress)")
 
         let spec = ModelSpec.referenceMLP

@@ -137,6 +137,20 @@ struct NetworkValidatorTests {
         _ = (a, b)
     }
 
+    /// `meshfl demo --validators 1`: the validator re-executes, the cheater is still caught.
+    @Test(.timeLimit(.minutes(5)))
+    func demoWithAValidatorCatchesTheCheater() throws {
+        let directory = try cli.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let result = try cli.meshfl(["demo", "--dir", "run", "--rounds", "1", "--shards", "3", "--trainers", "1", "--validators", "1",
+                                     "--samples", "3000", "--out", "final.safetensors", "--timeout", "120", "--min-accuracy", "0.3"], in: directory)
+        #expect(result.status == 0, "demo failed: \(result.stdout)\n\(result.stderr)")
+        let validatorLine = try #require(result.stdout.split(separator: "\n").first { $0.hasPrefix("validator-1 /ip4/") })
+        let validatorID = String(validatorLine.split(separator: "/").last!)
+        #expect(result.stdout.contains("validator \(validatorID) found the first difference"), "\(result.stdout)")
+        #expect(result.stdout.split(separator: "\n").contains { $0.contains("(cheater)") && $0.contains("yes") })
+    }
+
     /// JSON documents in a block store that carry a validator's verdict (fraud evidence).
     func evidenceDocuments(in blocks: URL) throws -> [[String: Any]] {
         guard let files = FileManager.default.enumerator(at: blocks, includingPropertiesForKeys: nil) else { return [] }
