@@ -28,6 +28,16 @@ def start_node(binary, arguments, log_path):
     return process, line
 
 
+def cpu_seconds(process):
+    """User + system CPU time of a running child, from /proc (Linux)."""
+    try:
+        with open(f"/proc/{process.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def round_overhead(context, trainers=8, rounds=6, samples_per_shard=250):
     binary = f"{context.bin_dir}/meshfl"
     work = tempfile.mkdtemp(prefix="meshfl-rounds-")
@@ -58,6 +68,7 @@ def round_overhead(context, trainers=8, rounds=6, samples_per_shard=250):
             time.sleep(0.5)
         if status.get("status") != "done":
             raise SystemExit(f"bench: round-overhead job did not finish; logs in {work}")
+        cpu = [cpu_seconds(p) for p in processes]
         times = [r for r in status["roundTimes"] if r.get("overhead") is not None]
         # A trainer's first two results are always re-executed: rounds 1-2 carry that cost; report the steady state.
         steady = [r["overhead"] * 1000 for r in times if r["round"] > 2]
@@ -74,6 +85,8 @@ def round_overhead(context, trainers=8, rounds=6, samples_per_shard=250):
             "round_seconds": [round(r["seconds"], 3) for r in times],
             "slowest_training_seconds": [round(r["slowestTraining"], 3) for r in times],
             "target_max": 20.0,
+            "cpu_seconds_requester": cpu[0],
+            "cpu_seconds_trainers_total": round(sum(c for c in cpu[1:] if c is not None), 2),
         }]
     finally:
         for process in processes:
