@@ -261,7 +261,10 @@ public actor Requester {
         }
         let verifyStarted = ContinuousClock.now
         let verdict = await verify(receipt, signed: signed, spec: record.spec)
-        metrics.add(.verifySeconds, (ContinuousClock.now - verifyStarted) / .seconds(1), ["job": receipt.job])
+        let verifySeconds = (ContinuousClock.now - verifyStarted) / .seconds(1)
+        metrics.add(.verifySeconds, verifySeconds, ["job": receipt.job])
+        logger.debug("result verified", metadata: ["job": "\(receipt.job)", "round": "\(receipt.round)", "shard": "\(receipt.shard)",
+                                                   "seconds": "\(verifySeconds)"])
         record = jobs[receipt.job]!
         let spec = record.spec
         let taskFields: [String: AuditValue] = ["job": .string(spec.id), "round": .int(Int64(receipt.round)), "shard": .int(Int64(receipt.shard)),
@@ -339,6 +342,7 @@ public actor Requester {
 
     func finishRound(_ id: String) async throws {
         guard var record = jobs[id], record.board.isRoundComplete, !aggregating.contains(id) else { return }
+        logger.debug("aggregating", metadata: ["job": "\(id)", "round": "\(record.board.round)"])
         aggregating.insert(id)
         defer { aggregating.remove(id) }
         let spec = record.spec

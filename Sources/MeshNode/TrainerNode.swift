@@ -119,7 +119,9 @@ public actor TrainerNode {
             case .lease(let lease):
                 counters.leased += 1
                 metrics.add(.tasksLeased, 1, ["job": spec.id])
+                logger.debug("lease received", metadata: ["job": "\(spec.id)", "round": "\(lease.round)", "shard": "\(lease.shard)"])
                 let receipt = try await perform(lease, spec: spec)
+                logger.debug("result uploaded; handing in the receipt", metadata: ["job": "\(spec.id)", "round": "\(lease.round)", "shard": "\(lease.shard)"])
                 switch try await call(requester, .submit(receipt)) {
                 case .accepted(let paid):
                     counters.accepted += 1
@@ -178,6 +180,7 @@ public actor TrainerNode {
         var output = try await Task.detached { try TaskExecution.run(job: spec, start: global, shard: shard, seed: lease.seed) }.value
         let trainSeconds = (ContinuousClock.now - trainingStarted) / .seconds(1)
         metrics.add(.trainingSeconds, trainSeconds, ["job": spec.id])
+        logger.debug("trained", metadata: ["job": "\(spec.id)", "shard": "\(lease.shard)", "seconds": "\(trainSeconds)"])
         var digest = output.transcript.last ?? ""
         switch cheat {
         case .perturb?:
