@@ -6,9 +6,9 @@ import MeshTensor
 
 /// What verification decided about one result.
 enum ResultVerdict: Sendable {
-    /// Accepted; the plaintext weights are stored under `weightsKey`;
+    /// Accepted: the weights (decoded, and as the plaintext safetensors bytes to store);
     /// `verifiedBy` is the validator's peer id when one re-executed the task, else `requester`.
-    case accept(weightsKey: String, reexecuted: Bool, verifiedBy: String)
+    case accept(weights: [String: Tensor], plain: Data, reexecuted: Bool, verifiedBy: String)
     /// Refused without proof of fraud (missing upload, bad hash, NaN, wrong shapes, implausible loss).
     case reject(String)
     /// Re-execution of the task gave other weights: the signed receipt is the proof
@@ -53,7 +53,9 @@ extension Requester {
             }
             guard let decoded = try? Weights.decode(plain, source: "result") else { return .reject("the result is not safetensors") }
             weights = decoded
-            global = try Weights.decode(try await blobs.get(key: keys.global(spec.id, round: receipt.round)), source: "global weights")
+            let state = try await roundState(spec.id)
+            guard state.round == receipt.round else { return .reject("round \(receipt.round) is over") }
+            global = state.global
         } catch {
             return .reject("the requester could not read its own state: \(error)")
         }
@@ -63,17 +65,13 @@ extension Requester {
         guard weights.values.allSatisfy({ $0.scalars.allSatisfy(\.isFinite) }) else {
             return .reject("the weights contain NaN or infinite values")
         }
-        let spec = spec
-        let validation = validation[spec.id]!
-        let plausible: Bool = await Task.detached {
-            guard let updated = try? Sequential(spec: spec.model, seed: 0), (try? updated.load(weights)) != nil,
-                  let start = try? Sequential(spec: spec.model, seed: 0), (try? start.load(global)) != nil else { return false }
-            let probe = validation.subset(Array(0..<min(1_000, validation.count)))
-            let before = Evaluation(model: start, data: probe).loss
-            let after = Evaluation(model: updated, data: probe).loss
-            return after.isFinite && after <= max(before * 1.5, before + 0.5)
-        }.value
-        guard plausible else { return .reject("validation loss is non-finite or far above the round's starting loss") }
+        // The round's starting loss on the probe is computed once per round; each result costs one evaluation.
+        let before: Float?
+        do { before = try await globalProbeLoss(spec.id, spec: spec) } catch {
+            return .reject("the requester could not read its own state: \(error)")
+        }
+        let after = await probeLoss(weights, spec: spec)
+        guard let before, let after, after.isFinite, after <= max(before * 1.5, before + 0.5) else { return .reject("validation loss is non-finite or far above the round's starting loss") }
 
         let reexecute = (acceptedBy[receipt.trainer] ?? 0) < 2 || Double.random(in: 0..<1) < spec.reexecutionProbability
         var verifiedBy = "requester"
@@ -87,13 +85,7 @@ extension Requester {
                 return .reject(reason)
             }
         }
-        do {
-            let key = keys.update(spec.id, round: receipt.round, shard: receipt.shard)
-            _ = try await blobs.put(key: key, data: plain, contentType: nil)
-            return .accept(weightsKey: key, reexecuted: reexecute, verifiedBy: verifiedBy)
-        } catch {
-            return .reject("the requester could not store the update: \(error)")
-        }
+        return .accept(weights: weights, plain: plain, reexecuted: reexecute, verifiedBy: verifiedBy)
     }
 }
 

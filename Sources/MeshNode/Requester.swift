@@ -40,6 +40,10 @@ public actor Requester {
     /// Per job, the current round's first lease and its slowest reported training (round overhead).
     var roundStarted: [String: Date] = [:]
     var slowestTraining: [String: Double] = [:]
+    /// Per job, the current round's weights and accepted updates in memory (Requester+Rounds.swift).
+    var roundStates: [String: RoundState] = [:]
+    /// Per job, the validation samples each result's plausibility is scored on.
+    var probes: [String: Dataset] = [:]
     var loop: Task<Void, Never>?
     /// Validators re-execution may be handed to (Requester+Delegate.swift).
     var delegation = Delegation()
@@ -134,6 +138,7 @@ public actor Requester {
             acceptedBy[update.trainer, default: 0] += 1
             if !update.paid { try await pay(update) }
         }
+        try await recordMissingRounds(record.spec.id)
         await announce(record)
         logger.info("job running", metadata: ["job": "\(record.spec.id)", "round": "\(record.board.round + 1)/\(record.spec.rounds)"])
     }
@@ -181,13 +186,14 @@ public actor Requester {
         // Read the board only now: the actor may have run other requests during the await.
         for attempt in 0..<2 {
         guard var record = jobs[claim.job] else { return .finished(reason: "no running job \(claim.job) here") }
-        let leaseID = (0..<6).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+        let leaseID = SigV4Signer.hex((0..<6).map { _ in UInt8.random(in: 0...255) })
         switch record.board.claim(trainer: trainer, account: claim.account, now: now(), leaseSeconds: record.spec.leaseSeconds, leaseID: leaseID) {
         case .finished: return .finished(reason: "job \(claim.job) is complete")
         case .refused(let reason): return .finished(reason: reason)
         case .wait(let reason):
             // Park the claim until a task opens (a rejection, an expiry, the next round), then try once more.
             if attempt == 0 {
+                logger.debug("claim parked", metadata: ["job": "\(claim.job)", "trainer": "\(trainer)"])
                 await waitForChange(timeout: .seconds(2))
                 continue
             }
@@ -210,6 +216,7 @@ public actor Requester {
                 seed: TaskExecution.seed(job: record.spec, round: round, shard: shard))
             if fresh {
                 metrics.add(.tasksLeased, 1, ["job": claim.job])
+                logger.debug("task leased", metadata: ["job": "\(claim.job)", "round": "\(round)", "shard": "\(shard)", "trainer": "\(trainer)"])
                 try await audit(record.spec).record("task_leased", ["job": .string(claim.job), "round": .int(Int64(round)), "shard": .int(Int64(shard)),
                                                                     "trainer": .string(trainer), "lease": .string(holder.lease)])
             }
@@ -270,14 +277,16 @@ public actor Requester {
         let taskFields: [String: AuditValue] = ["job": .string(spec.id), "round": .int(Int64(receipt.round)), "shard": .int(Int64(receipt.shard)),
                                                 "trainer": .string(receipt.trainer), "lease": .string(receipt.lease)]
         switch verdict {
-        case .accept(let weightsKey, let reexecuted, let verifiedBy):
+        case .accept(let weights, let plain, let reexecuted, let verifiedBy):
             record.board.settle(shard: receipt.shard, lease: receipt.lease, accepted: true)
             jobs[spec.id] = record
             let update = RequesterStore.UpdateRecord(job: spec.id, round: receipt.round, shard: receipt.shard, trainer: receipt.trainer,
                                                      account: receipt.account, lease: receipt.lease, digest: receipt.weightsDigest,
-                                                     samples: receipt.sampleCount, loss: receipt.trainLoss, weightsKey: weightsKey,
+                                                     samples: receipt.sampleCount, loss: receipt.trainLoss, weightsKey: "",
                                                      reward: spec.rewardPerTask, reexecuted: reexecuted, verifiedBy: verifiedBy)
-            try store.accept(update, board: record.board)
+            // The weights go into node.sqlite with the acceptance (one transaction), and stay in memory for aggregation.
+            try store.accept(update, weights: plain, board: record.board)
+            remember(update: weights, job: spec.id, round: receipt.round, shard: receipt.shard)
             slowestTraining[spec.id] = max(slowestTraining[spec.id] ?? 0, receipt.trainSeconds ?? 0)
             acceptedBy[receipt.trainer, default: 0] += 1
             metrics.add(.resultsAccepted, 1, ["job": spec.id])
@@ -288,7 +297,10 @@ public actor Requester {
             fields["digest"] = .string(receipt.weightsDigest)
             try await audit(spec).record("result_accepted", fields)
             try await pay(update)
-            if record.board.isRoundComplete { try await finishRound(spec.id) }
+            if record.board.isRoundComplete {
+                // Answer the last trainer now: it should be claiming the next round's task, not waiting for aggregation.
+                Task { [weak self] in await self?.finishRoundLogged(spec.id) }
+            }
             return .accepted(paid: spec.rewardPerTask)
         case .reject(let reason):
             record.board.settle(shard: receipt.shard, lease: receipt.lease, accepted: false)
@@ -336,60 +348,6 @@ public actor Requester {
             metrics.add(.paidTinybars, Double(update.reward), ["job": update.job])
         }
         try store.markPaid(job: update.job, round: update.round, shard: update.shard)
-    }
-
-    // MARK: Rounds
-
-    func finishRound(_ id: String) async throws {
-        guard var record = jobs[id], record.board.isRoundComplete, !aggregating.contains(id) else { return }
-        logger.debug("aggregating", metadata: ["job": "\(id)", "round": "\(record.board.round)"])
-        aggregating.insert(id)
-        defer { aggregating.remove(id) }
-        let spec = record.spec
-        let round = record.board.round
-        let global = try Weights.decode(try await blobs.get(key: JobSubmission.Keys.global(id, round: round)), source: "global weights of round \(round)")
-        var updates: [ClientUpdate] = []
-        for update in try store.updates(job: id, round: round) {
-            let weights = try Weights.decode(try await blobs.get(key: update.weightsKey), source: update.weightsKey)
-            updates.append(ClientUpdate(client: update.trainer, weights: weights, sampleCount: update.samples))
-        }
-        let next = try strategy.aggregate(global: global, updates: updates)
-        let model = try Sequential(spec: spec.model, seed: spec.seed)
-        try model.load(next, source: "aggregated weights")
-        let evaluation = Evaluation(model: model, data: validation[id]!)
-        let data = Weights.encode(next)
-        if round + 1 < spec.rounds {
-            _ = try await blobs.put(key: JobSubmission.Keys.global(id, round: round + 1), data: data, contentType: nil)
-        } else {
-            _ = try await blobs.put(key: JobSubmission.Keys.final(id), data: data, contentType: nil)
-            _ = try await blobs.put(key: JobSubmission.Keys.sealedFinal(id), data: try Sealer.seal(data, to: sealingKey.publicKey), contentType: nil)
-        }
-        // The board as it is now (other requests ran during the awaits above).
-        guard var current = jobs[id], current.board.round == round, current.board.isRoundComplete else { return }
-        current.board.advance()
-        jobs[id] = current
-        record = current
-        try store.finishRound(job: id, round: round, accuracy: evaluation.accuracy, loss: Double(evaluation.loss), board: current.board,
-                              started: roundStarted[id], slowestTraining: slowestTraining[id])
-        metrics.add(.roundsFinished, 1, ["job": id])
-        metrics.set(.roundAccuracy, evaluation.accuracy, ["job": id])
-        if let started = roundStarted[id], let slowest = slowestTraining[id] {
-            metrics.set(.roundOverheadSeconds, Date().timeIntervalSince(started) - slowest, ["job": id])
-        }
-        roundStarted[id] = nil
-        slowestTraining[id] = nil
-        notifyWaiters()
-        try await audit(spec).record("round_finished", ["job": .string(id), "round": .int(Int64(round)),
-                                                        "accuracy": .double(evaluation.accuracy), "updates": .int(Int64(updates.count)),
-                                                        "digest": .string(Weights.sha256Hex(data))])
-        logger.info("round finished", metadata: ["job": "\(id)", "round": "\(round + 1)/\(spec.rounds)",
-                                                 "accuracy": "\(String(format: "%.4f", evaluation.accuracy))"])
-        if record.board.isFinished {
-            let refund = try await ledger.escrow(job: id)
-            try await ledger.refundEscrow(job: id, owner: account)
-            try await audit(spec).record("job_finished", ["job": .string(id), "refunded": .int(refund.map { $0.locked - $0.released } ?? 0)])
-            jobs[id]?.status = .done
-        }
     }
 }
 

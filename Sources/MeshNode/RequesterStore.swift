@@ -66,6 +66,10 @@ public final class RequesterStore: Sendable {
                 ALTER TABLE verdicts ADD COLUMN verified_by TEXT;
                 """)
         }
+        migrator.registerMigration("v4-update-weights") { db in
+            // An accepted update's plaintext weights, written in the transaction that accepts it (NULL: kept in the blob store under weights_key).
+            try db.execute(sql: "ALTER TABLE updates ADD COLUMN weights BLOB")
+        }
         return migrator
     }
 
@@ -165,18 +169,26 @@ public final class RequesterStore: Sendable {
         }
     }
 
-    /// Records an accepted update and the board that accepts it, atomically.
-    public func accept(_ update: UpdateRecord, board: TaskBoard) throws {
+    /// Records an accepted update (with its plaintext `weights`, when given) and the board that accepts it, atomically.
+    public func accept(_ update: UpdateRecord, weights: Data? = nil, board: TaskBoard) throws {
         try write { db in
             try db.execute(sql: """
-                INSERT INTO updates (job, round, shard, trainer, account, lease, digest, samples, loss, weights_key, reward, paid, reexecuted, verified_by)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)
+                INSERT INTO updates (job, round, shard, trainer, account, lease, digest, samples, loss, weights_key, reward, paid, reexecuted, verified_by, weights)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)
                 """, arguments: [update.job, update.round, update.shard, update.trainer, update.account, update.lease, update.digest,
-                                 update.samples, Double(update.loss), update.weightsKey, update.reward, update.reexecuted, update.verifiedBy])
+                                 update.samples, Double(update.loss), update.weightsKey, update.reward, update.reexecuted, update.verifiedBy,
+                                 weights])
             try Self.saveBoard(db, job: update.job, board, status: nil)
             try Self.insertVerdict(db, job: update.job, round: update.round, shard: update.shard, trainer: update.trainer,
                                    verdict: "accepted", reason: update.reexecuted ? "verified, re-executed" : "verified", slashed: false, evidence: nil,
                                    verifiedBy: update.verifiedBy)
+        }
+    }
+
+    /// An accepted update's weights as stored with it (nil when they live in the blob store under its weightsKey).
+    public func updateWeights(job: String, round: Int, shard: Int) throws -> Data? {
+        try read { db in
+            try Data.fetchOne(db, sql: "SELECT weights FROM updates WHERE job = ? AND round = ? AND shard = ?", arguments: [job, round, shard])
         }
     }
 
@@ -267,6 +279,22 @@ public final class RequesterStore: Sendable {
                 INSERT OR REPLACE INTO rounds (job, round, accuracy, loss, finished, started, train_seconds) VALUES (?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [job, round, accuracy, loss, Date().timeIntervalSince1970, started?.timeIntervalSince1970, slowestTraining])
             try Self.saveBoard(db, job: job, board, status: board.isFinished ? .done : nil)
+        }
+    }
+
+    /// Moves the job to the next round (or marks it done) before the finished round is evaluated:
+    /// trainers start on the new global weights while ``recordRound(job:round:accuracy:loss:started:slowestTraining:)`` waits for the evaluation.
+    public func advanceRound(job: String, board: TaskBoard) throws {
+        try write { db in try Self.saveBoard(db, job: job, board, status: board.isFinished ? .done : nil) }
+    }
+
+    /// Records a finished round's evaluation and timing.
+    public func recordRound(job: String, round: Int, accuracy: Double, loss: Double, started: Date?, slowestTraining: Double?,
+                            finished: Date = Date()) throws {
+        try write { db in
+            try db.execute(sql: """
+                INSERT OR REPLACE INTO rounds (job, round, accuracy, loss, finished, started, train_seconds) VALUES (?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [job, round, accuracy, loss, finished.timeIntervalSince1970, started?.timeIntervalSince1970, slowestTraining])
         }
     }
 

@@ -2,6 +2,7 @@ public import Crypto
 public import Foundation
 public import MeshNN
 public import MeshTensor
+import MeshStorage
 
 /// Weights as they travel: canonical safetensors bytes with torch names (no
 /// metadata), whose SHA-256 is MeshLearning's `WeightsDigest` — the digest a
@@ -20,7 +21,7 @@ public enum Weights {
     }
 
     public static func sha256Hex(_ data: Data) -> String {
-        SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+        SigV4Signer.hex(SHA256.hash(data: data))
     }
 }
 

@@ -45,6 +45,8 @@ public protocol BlobStore: Sendable {
     func put(key: String, file: URL, contentType: String?) async throws -> BlobInfo
     /// Downloads `key` into `file` (atomically), checking it against the stored SHA-256.
     func get(key: String, to file: URL) async throws -> BlobInfo
+    /// Downloads a small object into memory (the default goes through a temp file).
+    func get(key: String) async throws -> Data
     /// The object's description, or nil when there is none.
     func head(key: String) async throws -> BlobInfo?
     /// Deletes `key`; deleting a missing key succeeds.

@@ -220,7 +220,17 @@ public struct SigV4Signer: Sendable {
         hex(SHA256.hash(data: data))
     }
 
-    static func hex(_ bytes: some Sequence<UInt8>) -> String {
-        bytes.map { String(format: "%02x", $0) }.joined()
+    /// Lower-case hex of `bytes` (one allocation; no formatting machinery on this hot path of signing and hashing).
+    public static func hex(_ bytes: some Sequence<UInt8>) -> String {
+        let digits: StaticString = "0123456789abcdef"
+        var utf8: [UInt8] = []
+        utf8.reserveCapacity(bytes.underestimatedCount * 2)
+        digits.withUTF8Buffer { table in
+            for byte in bytes {
+                utf8.append(table[Int(byte >> 4)])
+                utf8.append(table[Int(byte & 0x0F)])
+            }
+        }
+        return String(decoding: utf8, as: UTF8.self)
     }
 }

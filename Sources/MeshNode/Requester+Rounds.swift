@@ -1,0 +1,188 @@
+import Crypto
+import Foundation
+import Logging
+import MeshLedger
+import MeshLearning
+import MeshNN
+import MeshStorage
+import MeshTensor
+
+/// The round a requester is collecting, in memory: its global weights, the
+/// validation loss they score on the plausibility probe, and the updates
+/// accepted so far. Everything in it is also on disk (blob store and
+/// node.sqlite); after a restart it is rebuilt from there.
+struct RoundState: Sendable {
+    var round: Int
+    var global: [String: Tensor]
+    /// The global weights' loss on ``Requester/probe(_:)`` (computed once per round).
+    var probeLoss: Float?
+    /// Accepted updates by shard.
+    var updates: [Int: [String: Tensor]] = [:]
+}
+
+extension Requester {
+    /// Validation samples the plausibility check scores each result on.
+    static let probeSize = 512
+
+    /// The state of `id`'s current round, loaded from storage when this node has not held it yet.
+    func roundState(_ id: String) async throws -> RoundState {
+        guard let record = jobs[id] else { throw NodeError(.storage, "job \(id) is not running here") }
+        let round = record.board.round
+        if let state = roundStates[id], state.round == round { return state }
+        let global = try Weights.decode(try await blobs.get(key: JobSubmission.Keys.global(id, round: round)),
+                                        source: "global weights of \(id) round \(round)")
+        var state = RoundState(round: round, global: global)
+        for update in try store.updates(job: id, round: round) {
+            var bytes = try store.updateWeights(job: id, round: round, shard: update.shard)
+            if bytes == nil { bytes = try await blobs.get(key: update.weightsKey) }
+            state.updates[update.shard] = try Weights.decode(bytes!, source: "update r\(round)-s\(update.shard) of \(id)")
+        }
+        // Another request may have loaded it during the awaits; keep whichever has more.
+        if let current = roundStates[id], current.round == round, current.updates.count >= state.updates.count { return current }
+        roundStates[id] = state
+        return state
+    }
+
+    /// The first ``probeSize`` validation samples of a job.
+    func probe(_ id: String) -> Dataset {
+        if let probe = probes[id] { return probe }
+        let data = validation[id]!
+        let probe = data.subset(Array(0..<min(Self.probeSize, data.count)))
+        probes[id] = probe
+        return probe
+    }
+
+    /// The loss of `weights` on the job's probe, off the actor.
+    func probeLoss(_ weights: [String: Tensor], spec: JobSpec) async -> Float? {
+        let probe = probe(spec.id)
+        return await Task.detached {
+            guard let model = try? Sequential(spec: spec.model, seed: 0), (try? model.load(weights)) != nil else { return nil }
+            return Evaluation(model: model, data: probe).loss
+        }.value
+    }
+
+    /// The global weights' probe loss for the current round (computed once).
+    func globalProbeLoss(_ id: String, spec: JobSpec) async throws -> Float? {
+        let state = try await roundState(id)
+        if let loss = state.probeLoss { return loss }
+        let loss = await probeLoss(state.global, spec: spec)
+        if var current = roundStates[id], current.round == state.round {
+            current.probeLoss = loss
+            roundStates[id] = current
+        }
+        return loss
+    }
+
+    /// Keeps an accepted update for aggregation.
+    func remember(update weights: [String: Tensor], job id: String, round: Int, shard: Int) {
+        guard var state = roundStates[id], state.round == round else { return }
+        state.updates[shard] = weights
+        roundStates[id] = state
+    }
+
+    /// ``finishRound(_:)`` where no caller waits for it; a failure is logged and the maintenance loop retries.
+    func finishRoundLogged(_ id: String) async {
+        do { try await finishRound(id) } catch {
+            logger.error("finishing the round of \(id) failed: \(error); will retry", metadata: ["job": "\(id)"])
+        }
+    }
+
+    /// Aggregates a complete round, publishes the next global weights, opens
+    /// the next round, and only then evaluates the finished one (trainers
+    /// train while the requester scores). The last round is evaluated before
+    /// the job is marked done, so a done job has every round's accuracy.
+    func finishRound(_ id: String) async throws {
+        guard let record = jobs[id], record.board.isRoundComplete, !aggregating.contains(id) else { return }
+        logger.debug("aggregating", metadata: ["job": "\(id)", "round": "\(record.board.round)"])
+        aggregating.insert(id)
+        var aggregatingHere = true
+        defer { if aggregatingHere { aggregating.remove(id) } }
+        let spec = record.spec
+        let round = record.board.round
+        let state = try await roundState(id)
+        var updates: [ClientUpdate] = []
+        for update in try store.updates(job: id, round: round) {
+            guard let weights = state.updates[update.shard] else {
+                throw NodeError(.storage, "update r\(round)-s\(update.shard) of \(id) is accepted but its weights are not loaded")
+            }
+            updates.append(ClientUpdate(client: update.trainer, weights: weights, sampleCount: update.samples))
+        }
+        let next = try strategy.aggregate(global: state.global, updates: updates)
+        let data = Weights.encode(next)
+
+        let last = round + 1 >= spec.rounds
+        if last {
+            _ = try await blobs.put(key: JobSubmission.Keys.final(id), data: data, contentType: nil)
+            _ = try await blobs.put(key: JobSubmission.Keys.sealedFinal(id), data: try Sealer.seal(data, to: sealingKey.publicKey), contentType: nil)
+        } else {
+            _ = try await blobs.put(key: JobSubmission.Keys.global(id, round: round + 1), data: data, contentType: nil)
+        }
+        // The board as it is now (other requests ran during the awaits above).
+        guard var current = jobs[id], current.board.round == round, current.board.isRoundComplete else { return }
+        let finished = Date()
+        let started = roundStarted.removeValue(forKey: id)
+        let slowest = slowestTraining.removeValue(forKey: id)
+        current.board.advance()
+        var evaluation: (accuracy: Double, loss: Double)?
+        if last {
+            evaluation = try await evaluate(next, spec: spec)
+            try store.finishRound(job: id, round: round, accuracy: evaluation!.accuracy, loss: evaluation!.loss, board: current.board,
+                                  started: started, slowestTraining: slowest)
+            jobs[id] = current
+        } else {
+            try store.advanceRound(job: id, board: current.board)
+            jobs[id] = current
+            roundStates[id] = RoundState(round: round + 1, global: next)
+            aggregating.remove(id)
+            aggregatingHere = false
+            notifyWaiters()
+            evaluation = try await evaluate(next, spec: spec)
+            try store.recordRound(job: id, round: round, accuracy: evaluation!.accuracy, loss: evaluation!.loss,
+                                  started: started, slowestTraining: slowest, finished: finished)
+        }
+        let accuracy = evaluation!.accuracy
+        metrics.add(.roundsFinished, 1, ["job": id])
+        metrics.set(.roundAccuracy, accuracy, ["job": id])
+        if let started, let slowest {
+            metrics.set(.roundOverheadSeconds, finished.timeIntervalSince(started) - slowest, ["job": id])
+        }
+        try await audit(spec).record("round_finished", ["job": .string(id), "round": .int(Int64(round)),
+                                                        "accuracy": .double(accuracy), "updates": .int(Int64(updates.count)),
+                                                        "digest": .string(Weights.sha256Hex(data))])
+        logger.info("round finished", metadata: ["job": "\(id)", "round": "\(round + 1)/\(spec.rounds)",
+                                                 "accuracy": "\(String(format: "%.4f", accuracy))"])
+        if last {
+            roundStates[id] = nil
+            let refund = try await ledger.escrow(job: id)
+            try await ledger.refundEscrow(job: id, owner: account)
+            try await audit(spec).record("job_finished", ["job": .string(id), "refunded": .int(refund.map { $0.locked - $0.released } ?? 0)])
+            jobs[id]?.status = .done
+        }
+    }
+
+    /// Accuracy and loss of `weights` on the job's validation split, off the actor.
+    func evaluate(_ weights: [String: Tensor], spec: JobSpec) async throws -> (accuracy: Double, loss: Double) {
+        let data = validation[spec.id]!
+        return try await Task.detached {
+            let model = try Sequential(spec: spec.model, seed: spec.seed)
+            try model.load(weights, source: "aggregated weights")
+            let evaluation = Evaluation(model: model, data: data)
+            return (evaluation.accuracy, Double(evaluation.loss))
+        }.value
+    }
+
+    /// After a restart: rounds whose board advanced but whose evaluation was
+    /// not recorded (the crash fell between the two) are evaluated from the
+    /// weights they produced.
+    func recordMissingRounds(_ id: String) async throws {
+        guard let record = jobs[id] else { return }
+        let recorded = Set(try store.rounds(job: id).map(\.round))
+        for round in 0..<record.board.round where !recorded.contains(round) {
+            let key = round + 1 < record.spec.rounds ? JobSubmission.Keys.global(id, round: round + 1) : JobSubmission.Keys.final(id)
+            let weights = try Weights.decode(try await blobs.get(key: key), source: "weights after round \(round) of \(id)")
+            let evaluation = try await evaluate(weights, spec: record.spec)
+            try store.recordRound(job: id, round: round, accuracy: evaluation.accuracy, loss: evaluation.loss, started: nil, slowestTraining: nil)
+            logger.info("recorded the evaluation a restart interrupted", metadata: ["job": "\(id)", "round": "\(round + 1)"])
+        }
+    }
+}
