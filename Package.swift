@@ -230,7 +230,7 @@ let package = Package(
         ),
         .testTarget(
             name: "meshflTests",
-            dependencies: ["meshfl"],
+            dependencies: ["meshfl", "MeshStorage"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

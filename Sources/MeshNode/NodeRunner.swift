@@ -38,6 +38,8 @@ public struct NodeOptions: Sendable {
     public var validatorTimeout: Duration = .seconds(120)
     /// Validators: what they accept and spend (`--max-reexecutions`).
     public var validatorLimits = Validator.Limits()
+    /// Requesters: where job objects live (`--storage`; see ``JobStorage``).
+    public var storage: StorageSetting = .local
 
     public init(role: NodeRole, dataDirectory: String, ledgerPath: String) {
         self.role = role
@@ -100,16 +102,26 @@ public enum NodeRunner {
         let account = try await directory.ledgerAccount(on: ledger, funding: 1_000_000)
         switch options.role {
         case .requester:
-            let server = try await PresignedServer.start(store: try directory.blobStore())
-            let blobs = try directory.blobStore(endpoint: URL(string: "http://127.0.0.1:\(server.port)"))
-            let requester = try Requester(host: host, identity: identity, directory: directory, blobs: blobs, ledger: ledger,
+            // With S3 storage trainers talk to the bucket alone: no PresignedServer runs.
+            var server: PresignedServer?
+            let storage: JobStorage
+            switch options.storage {
+            case .local:
+                let started = try await PresignedServer.start(store: try directory.blobStore())
+                server = started
+                storage = .local(try directory.blobStore(endpoint: URL(string: "http://127.0.0.1:\(started.port)")))
+            case .s3(let path, let config):
+                storage = try await .s3(config, local: try directory.blobStore())
+                logger.notice("job objects in S3", metadata: ["config": "\(path)", "endpoint": "\(config.endpoint)", "bucket": "\(config.bucket)"])
+            }
+            let requester = try Requester(host: host, identity: identity, directory: directory, storage: storage, ledger: ledger,
                                           account: account, pubsub: pubsub, logger: logger, metrics: metrics)
             await requester.delegateVerification(to: await validatorPeers(options.validators, on: host, logger: logger), timeout: options.validatorTimeout)
             await requester.start()
             ready(addresses)
             try? await Task.sleep(for: options.lifetime)
             await requester.stop()
-            try? await server.stop()
+            try? await server?.stop()
         case .trainer:
             let staked = try await ledger.stake(of: account.account).staked
             if staked < options.stake { try await ledger.stake(options.stake - staked, trainer: account) }

@@ -20,7 +20,12 @@ public actor Requester {
     let host: Libp2p.Host
     let identity: PrivateKey
     let store: RequesterStore
-    let blobs: LocalBlobStore
+    /// Where job objects live and leases point (local or S3; see ``JobStorage``).
+    let blobs: any BlobStore
+    /// The data directory's blocks: evidence documents of slashes, by CID.
+    let blocks: BlockStore
+    /// Job objects' home and the local staging store they are published from (Requester+Publish.swift).
+    let storage: JobStorage
     let ledger: LocalLedger
     let account: LedgerOperator
     let sealingKey: Curve25519.KeyAgreement.PrivateKey
@@ -48,13 +53,15 @@ public actor Requester {
     /// Validators re-execution may be handed to (Requester+Delegate.swift).
     var delegation = Delegation()
 
-    public init(host: Libp2p.Host, identity: PrivateKey, directory: NodeDirectory, blobs: LocalBlobStore, ledger: LocalLedger,
+    public init(host: Libp2p.Host, identity: PrivateKey, directory: NodeDirectory, storage: JobStorage, ledger: LocalLedger,
                 account: LedgerOperator, pubsub: GossipsubService?, logger: Logger, metrics: NodeMetrics = NodeMetrics(role: .requester),
                 now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) throws {
         self.host = host
         self.identity = identity
         self.store = try RequesterStore(path: directory.statePath)
-        self.blobs = blobs
+        self.blobs = storage.objects
+        self.blocks = storage.local.blocks
+        self.storage = storage
         self.ledger = ledger
         self.account = account
         self.sealingKey = try directory.sealingKey()
@@ -119,6 +126,7 @@ public actor Requester {
     /// left complete.
     func adopt(_ stored: RequesterStore.JobRecord) async throws {
         var record = stored
+        try await publish(record.spec.id)
         if record.status == .pending {
             var spec = record.spec
             spec.requesterAddresses = await host.fullAddresses.map(\.description)
@@ -321,7 +329,7 @@ public actor Requester {
             notifyWaiters()
             let document = try CanonicalJSON.encode(FraudEvidence(job: spec.id, receipt: signed, reason: reason, recomputedDigest: evidence,
                                                                        validatorVerdict: validatorVerdict))
-            let cid = try blobs.blocks.put(document)
+            let cid = try blocks.put(document)
             let slashable = min(spec.slashAmount, try await ledger.stake(of: try AccountID(parsing: receipt.account)).staked)
             if slashable > 0 {
                 try await ledger.slash(try AccountID(parsing: receipt.account), amount: slashable, evidenceCID: cid.description, authority: ledger.treasury)

@@ -147,7 +147,15 @@ struct FetchCommand: AsyncParsableCommand {
         guard record.status == .done else {
             throw UsageError("job \(job) is \(record.status.rawValue) (round \(record.board.round + 1)/\(record.spec.rounds)); fetch it when `meshfl status` says done")
         }
-        let sealed = try await directory.blobStore().get(key: JobSubmission.Keys.sealedFinal(job))
+        let sealed: Data
+        do {
+            // Published jobs (`meshfl node --storage s3:CONFIG`) end in their bucket; credentials come from the environment.
+            sealed = try await JobStorage.forJob(job, local: try directory.blobStore()).get(key: JobSubmission.Keys.sealedFinal(job))
+        } catch let error as NodeError {
+            throw UsageError("fetch \(job): \(error.message)")
+        } catch let error as StorageError {
+            throw UsageError("fetch \(job): cannot read its final weights: \(error.message)")
+        }
         let weights = try Sealer.open(sealed, with: try directory.sealingKey())
         _ = try SafeTensors(data: weights, source: "final weights of \(job)").tensors
         do { try weights.write(to: URL(fileURLWithPath: out), options: .atomic) } catch {

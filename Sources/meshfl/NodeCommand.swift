@@ -48,6 +48,13 @@ struct NodeCommand: AsyncParsableCommand {
             else <data dir>/node.json when it exists) with the keys role, dataDir, listen,
             bootstrap, ledger, storage, cores, stake, metrics, logLevel, logFormat.
             Flags win over the environment, which wins over the file.
+
+            A requester may keep its jobs' objects in an S3-compatible bucket instead of its
+            data directory: --storage s3:storage.json with {"endpoint": "http://127.0.0.1:4566",
+            "region": "us-east-1", "bucket": "meshfl", "createBucket": true} and credentials in
+            AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or the variables named by the file's
+            accessKeyIdEnv / secretAccessKeyEnv). Trainers then upload and download straight
+            from the bucket. Akave O3: see docs/storage.md.
             """
     )
 
@@ -69,7 +76,7 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: "The ledger: local:PATH (a SQLite file shared by the nodes of one machine; default local:meshfl-dev.ledger).")
     var ledger: String?
 
-    @Option(help: "Where objects live: local:DIR (the data directory's block store when omitted).")
+    @Option(help: "Where a requester keeps job objects: local:DIR (the data directory's block store, the default) or s3:CONFIG (a JSON file naming an S3-compatible endpoint, region and bucket; credentials from $AWS_ACCESS_KEY_ID / $AWS_SECRET_ACCESS_KEY).")
     var storage: String?
 
     @Option(help: "CPU cores (BLAS threads) for training and verification (default 1).")
@@ -148,8 +155,10 @@ struct NodeCommand: AsyncParsableCommand {
         guard (1...256).contains(options.cores) else { throw ValidationError("cores must be between 1 and 256, got \(options.cores)") }
         options.stake = settings.stake ?? 5_000
         guard options.stake >= 0 else { throw ValidationError("stake must not be negative, got \(options.stake)") }
-        if let storage = settings.storage, !storage.hasPrefix("local:") {
-            throw ValidationError("storage \(storage): nodes serve objects from a local block store for now; use local:DIR")
+        if let storage = settings.storage {
+            do { options.storage = try StorageSetting.parse(storage, environment: environment) } catch let error as NodeError {
+                throw ValidationError(error.message)
+            }
         }
         if let address = settings.metrics {
             do { _ = try MetricsServer.parse(address) } catch let error as NodeError { throw ValidationError(error.message) }
