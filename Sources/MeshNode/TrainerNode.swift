@@ -119,7 +119,8 @@ public actor TrainerNode {
             case .lease(let lease):
                 counters.leased += 1
                 metrics.add(.tasksLeased, 1, ["job": spec.id])
-                logger.debug("lease received", metadata: ["job": "\(spec.id)", "round": "\(lease.round)", "shard": "\(lease.shard)"])
+                logger.debug("lease received", metadata: ["job": "\(spec.id)", "round": "\(lease.round)", "shard": "\(lease.shard)",
+                                                          "storage": "\(URLComponents(string: lease.resultURL).map { "\($0.host ?? ""):\($0.port ?? 80)" } ?? "?")"])
                 let receipt = try await perform(lease, spec: spec)
                 logger.debug("result uploaded; handing in the receipt", metadata: ["job": "\(spec.id)", "round": "\(lease.round)", "shard": "\(lease.shard)"])
                 switch try await call(requester, .submit(receipt)) {

@@ -111,8 +111,8 @@ struct S3StorageJobTests {
                                        "--storage", "s3:" + directory.appendingPathComponent("cfg.json").path, "--log-level", "debug"],
                                       log: requesterLog, environment: Self.credentials)
         let job = try jobs.submit(directory, rounds: 2, shards: 2, samples: 1000, lease: 30, verify: 0)
-        let a = try jobs.trainer("a", bootstrap: requester.address, in: directory)
-        let b = try jobs.trainer("b", bootstrap: requester.address, in: directory)
+        let a = try jobs.trainer("a", bootstrap: requester.address, in: directory, extra: ["--log-level", "debug"])
+        let b = try jobs.trainer("b", bootstrap: requester.address, in: directory, extra: ["--log-level", "debug"])
         let done = try jobs.waitFor(job, dataDir: "req", in: directory, seconds: 180) { $0.status == "done" }
         #expect(done.accuracy.count == 2)
         #expect(done.trainers.reduce(0) { $0 + $1.accepted } == 4)
@@ -133,6 +133,11 @@ struct S3StorageJobTests {
         #expect(try await local.head(key: "jobs/\(job)/final.sealed") == nil, "the final weights live in the bucket only")
         let staged = try #require(try await local.head(key: "jobs/\(job)/shards/0.shard"))
         #expect(try await bucket.head(key: "jobs/\(job)/shards/0.shard")?.sha256 == staged.sha256, "the published shard is the staged one")
+        // The trainers' leases named LocalStack (their debug line logs the result URL's host:port).
+        let storage = "storage=127.0.0.1:\(localstack.endpoint.port!)"
+        let leases = try [a, b].flatMap { try String(contentsOf: $0.log, encoding: .utf8).split(separator: "\n").filter { $0.contains("lease received") } }
+        #expect(leases.count >= 4, "every task was leased: \(leases)")
+        #expect(leases.allSatisfy { $0.contains(storage) }, "every lease's URLs are LocalStack's: \(leases)")
         let log = try String(contentsOf: requesterLog, encoding: .utf8)
         #expect(log.contains("job objects published"), "\(log.suffix(3000))")
 
