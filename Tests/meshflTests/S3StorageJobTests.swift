@@ -154,7 +154,8 @@ struct S3StorageJobTests {
     }
 
     /// A requester whose job is already published (say, after a restart)
-    /// copies nothing again: objects with the same SHA-256 are skipped.
+    /// copies nothing again: objects with the same SHA-256 are skipped; and
+    /// it will not move the job to another bucket.
     @Test(.timeLimit(.minutes(4)))
     func republishingSkipsObjectsAlreadyInTheBucket() async throws {
         let directory = try cli.temporaryDirectory()
@@ -188,6 +189,24 @@ struct S3StorageJobTests {
         let bucket = try S3BlobStore(endpoint: localstack.endpoint, region: "us-east-1", bucket: "again",
                                      credentials: .init(accessKeyID: "test", secretAccessKey: "test"))
         #expect(try await bucket.list(prefix: "jobs/\(job)/").count == 4)
+
+        // A job stays in the bucket it was published to: another bucket is refused, by name.
+        try Data(#"{"endpoint": "\#(localstack.endpoint.absoluteString)", "region": "us-east-1", "bucket": "elsewhere", "createBucket": true}"#.utf8)
+            .write(to: directory.appendingPathComponent("elsewhere.json"))
+        let log = directory.appendingPathComponent("requester-elsewhere.log")
+        let moved = try Jobs.Node(["--data-dir", requesterDir.path, "--storage", "s3:" + directory.appendingPathComponent("elsewhere.json").path],
+                                  log: log, environment: Self.credentials)
+        let deadline = Date().addingTimeInterval(30)
+        var text = ""
+        while Date() < deadline, !text.contains("was published to bucket") {
+            try await Task.sleep(for: .milliseconds(200))
+            text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+        }
+        moved.kill9()
+        #expect(text.contains("job \(job) was published to bucket again at \(localstack.endpoint.absoluteString), not elsewhere"), "\(text.suffix(2000))")
+        let elsewhere = try S3BlobStore(endpoint: localstack.endpoint, region: "us-east-1", bucket: "elsewhere",
+                                        credentials: .init(accessKeyID: "test", secretAccessKey: "test"))
+        #expect(try await elsewhere.list(prefix: "jobs/").isEmpty)
     }
 
     /// Bad storage settings stop the node before it starts (exit 2), naming the file and field.
