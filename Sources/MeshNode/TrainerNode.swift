@@ -44,6 +44,8 @@ public actor TrainerNode {
     let client = RequestResponse(protocolID: Requester.taskProtocol, maxMessageSize: 8 << 20, timeout: .seconds(300))
 
     var known: [String: JobSpec] = [:]
+    /// When the bootstrap peers were last asked for their jobs.
+    var lastDiscovery: ContinuousClock.Instant?
     var finished: Set<String> = []
     var shards: [String: Dataset] = [:]
     public private(set) var counters = Counters()
@@ -76,7 +78,12 @@ public actor TrainerNode {
         }
         var idleSince = ContinuousClock.now
         while ContinuousClock.now < deadline, !Task.isCancelled {
-            await discover()
+            // Asking for jobs costs the requester an encoding of every running job: do it when idle, or every few seconds.
+            let working = known.keys.contains { !finished.contains($0) }
+            if !working || lastDiscovery.map({ ContinuousClock.now - $0 > Self.rediscovery }) ?? true {
+                lastDiscovery = .now
+                await discover()
+            }
             var worked = false
             for id in known.keys.sorted() where !finished.contains(id) {
                 if await work(on: known[id]!) { worked = true }
@@ -86,6 +93,9 @@ public actor TrainerNode {
             if !worked { try? await Task.sleep(for: .milliseconds(300)) }
         }
     }
+
+    /// How often a busy trainer asks its bootstrap peers for new jobs (gossip announcements arrive in between).
+    static let rediscovery: Duration = .seconds(5)
 
     func learn(_ signed: SignedMessage<JobSpec>) {
         let spec: JobSpec
