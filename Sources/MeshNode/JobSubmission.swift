@@ -51,7 +51,7 @@ public struct JobSubmission: Sendable {
     }
 
     /// Prepares the job in `directory` and returns its signed spec.
-    public func submit(in directory: NodeDirectory, ledger: LocalLedger) async throws -> JobSpec {
+    public func submit(in directory: NodeDirectory, ledger: any NodeLedger) async throws -> JobSpec {
         _ = try model.validate()
         guard train.sampleShape == model.input else {
             throw NodeError(.invalidInput, "the data's samples are \(train.sampleShape), the model's input is \(model.input); pick matching --model and --data")
@@ -60,7 +60,7 @@ public struct JobSubmission: Sendable {
             throw NodeError(.invalidInput, "--shards must be between 1 and the \(train.count) training samples, got \(shards)")
         }
         let identity = try directory.identity()
-        let account = try await directory.ledgerAccount(on: ledger, funding: 1_000_000_000)
+        let account = try await ledger.nodeAccount(in: directory, funding: 1_000_000_000)
         let blobs = try directory.blobStore()
         let sealing = try directory.sealingKey()
         let id = "job-" + (0..<8).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()

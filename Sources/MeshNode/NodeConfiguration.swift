@@ -42,7 +42,7 @@ public struct NodeConfiguration: Codable, Sendable, Equatable {
 
     /// Reads a config file. Unknown keys are an error (a misspelt setting
     /// must not be ignored silently); relative paths in `dataDir`,
-    /// `ledger: local:PATH` and `storage: local:DIR` / `s3:CONFIG` are taken relative to the
+    /// `ledger: local:PATH|hedera:CONFIG` and `storage: local:DIR` / `s3:CONFIG` are taken relative to the
     /// file's directory.
     ///
     /// - Throws: ``NodeError/Code/invalidInput`` naming the file and the key.
@@ -71,7 +71,7 @@ public struct NodeConfiguration: Codable, Sendable, Equatable {
         }
         configuration.dataDir = configuration.dataDir.map(resolve)
         for keyPath in [\NodeConfiguration.ledger, \NodeConfiguration.storage] {
-            for scheme in ["local:", "s3:"] {
+            for scheme in ["local:", "s3:", "hedera:"] {
                 if let value = configuration[keyPath: keyPath], value.hasPrefix(scheme), value.count > scheme.count {
                     configuration[keyPath: keyPath] = scheme + resolve(String(value.dropFirst(scheme.count)))
                 }

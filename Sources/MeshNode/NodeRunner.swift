@@ -20,8 +20,8 @@ public struct NodeOptions: Sendable {
     public var dataDirectory: String
     public var listen: [Multiaddr] = []
     public var bootstrap: [Multiaddr] = []
-    /// Path of the local ledger's SQLite file (`--ledger local:PATH`).
-    public var ledgerPath: String
+    /// The ledger (`--ledger local:PATH|hedera:CONFIG`).
+    public var ledger: LedgerLocation
     /// BLAS threads for training and re-execution.
     public var cores = 1
     /// Tinybars a trainer keeps staked.
@@ -41,10 +41,15 @@ public struct NodeOptions: Sendable {
     /// Requesters: where job objects live (`--storage`; see ``JobStorage``).
     public var storage: StorageSetting = .local
 
-    public init(role: NodeRole, dataDirectory: String, ledgerPath: String) {
+    public init(role: NodeRole, dataDirectory: String, ledger: LedgerLocation) {
         self.role = role
         self.dataDirectory = dataDirectory
-        self.ledgerPath = ledgerPath
+        self.ledger = ledger
+    }
+
+    /// Options on the local ledger file at `ledgerPath`.
+    public init(role: NodeRole, dataDirectory: String, ledgerPath: String) {
+        self.init(role: role, dataDirectory: dataDirectory, ledger: .local(path: ledgerPath))
     }
 }
 
@@ -57,12 +62,7 @@ public enum NodeRunner {
         BLAS.setThreads(options.cores)
         let directory = try NodeDirectory(options.dataDirectory)
         let identity = try directory.identity()
-        let ledger: LocalLedger
-        let ledgerDirectory = URL(fileURLWithPath: options.ledgerPath).deletingLastPathComponent()
-        try? FileManager.default.createDirectory(at: ledgerDirectory, withIntermediateDirectories: true)
-        do { ledger = try LocalLedger(path: options.ledgerPath) } catch {
-            throw NodeError(.invalidInput, "cannot open the ledger \(options.ledgerPath): \(error); pass --ledger local:PATH")
-        }
+        let ledger = try await options.ledger.open()
         var configuration = Libp2p.Host.Configuration()
         configuration.agentVersion = "meshfl/0.1.0 (\(options.role.rawValue))"
         let host = Libp2p.Host(identity: identity, configuration: configuration, logger: logger)
@@ -99,7 +99,7 @@ public enum NodeRunner {
             }
         }
         let addresses = await host.fullAddresses
-        let account = try await directory.ledgerAccount(on: ledger, funding: 1_000_000)
+        let account = try await ledger.nodeAccount(in: directory, funding: 1_000_000)
         switch options.role {
         case .requester:
             // With S3 storage trainers talk to the bucket alone: no PresignedServer runs.
@@ -138,5 +138,6 @@ public enum NodeRunner {
         await pubsub.stop()
         await host.shutdown()
         try? await metricsServer?.stop()
+        await ledger.close()
     }
 }

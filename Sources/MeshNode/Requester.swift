@@ -26,7 +26,7 @@ public actor Requester {
     let blocks: BlockStore
     /// Job objects' home and the local staging store they are published from (Requester+Publish.swift).
     let storage: JobStorage
-    let ledger: LocalLedger
+    let ledger: any NodeLedger
     let account: LedgerOperator
     let sealingKey: Curve25519.KeyAgreement.PrivateKey
     let pubsub: GossipsubService?
@@ -53,7 +53,7 @@ public actor Requester {
     /// Validators re-execution may be handed to (Requester+Delegate.swift).
     var delegation = Delegation()
 
-    public init(host: Libp2p.Host, identity: PrivateKey, directory: NodeDirectory, storage: JobStorage, ledger: LocalLedger,
+    public init(host: Libp2p.Host, identity: PrivateKey, directory: NodeDirectory, storage: JobStorage, ledger: any NodeLedger,
                 account: LedgerOperator, pubsub: GossipsubService?, logger: Logger, metrics: NodeMetrics = NodeMetrics(role: .requester),
                 now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) throws {
         self.host = host
