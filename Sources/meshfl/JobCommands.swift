@@ -22,7 +22,7 @@ struct SubmitCommand: AsyncParsableCommand {
     @OptionGroup var dataDir: DataDirOption
     @OptionGroup var modelData: ModelDataOptions
 
-    @Option(help: "The ledger: local:PATH.")
+    @Option(help: "The ledger: local:PATH or hedera:CONFIG (the requester node's).")
     var ledger: String = "local:meshfl-dev.ledger"
     @Option(help: "Rounds of federated training.")
     var rounds: Int = 5
@@ -55,7 +55,7 @@ struct SubmitCommand: AsyncParsableCommand {
         guard ["sgd", "adam"].contains(optimizer) else { throw ValidationError("--optimizer must be sgd or adam, got \(optimizer)") }
         guard leaseSeconds > 0 else { throw ValidationError("--lease-seconds must be positive") }
         guard (0...1).contains(verifyProbability) else { throw ValidationError("--verify-probability must be within 0…1") }
-        _ = try localLedgerPath(ledger, dataDir: dataDir.path)
+        _ = try ledgerLocation(ledger)
     }
 
     func run() async throws {
@@ -68,7 +68,7 @@ struct SubmitCommand: AsyncParsableCommand {
             validation = train.subset(Array((train.count - held)..<train.count))
             train = train.subset(Array(0..<(train.count - held)))
         }
-        let ledgerHandle = try LocalLedger(path: try localLedgerPath(ledger, dataDir: dataDir.path))
+        let ledgerHandle = try await ledgerLocation(ledger).open()
         var submission = JobSubmission(model: spec, train: train, validation: validation, rounds: rounds, shards: shards,
                                        recipe: .init(epochs: epochs, batchSize: batch, learningRate: lr, optimizer: optimizer),
                                        rewardPerTask: reward)
@@ -77,8 +77,10 @@ struct SubmitCommand: AsyncParsableCommand {
         submission.seed = seed
         do {
             let job = try await submission.submit(in: try NodeDirectory(dataDir.path), ledger: ledgerHandle)
+            await ledgerHandle.close()
             print(job.id)
         } catch let error as NodeError {
+            await ledgerHandle.close()
             throw UsageError(error.message)
         }
     }

@@ -81,7 +81,8 @@ extension LedgerCommand {
             @Argument var account: String
 
             func run() async throws {
-                let s = try await location.open().stake(of: try AccountID(parsing: account))
+                let id = try AccountID(parsing: account)
+                let s = try await location.withAny { try await $0.stake(of: id) }
                 print("\(s.account)\tstaked \(s.staked)\tunlocks \(s.unlocksAt)\tslashed \(s.slashedTotal)")
             }
         }
@@ -131,7 +132,7 @@ extension LedgerCommand {
     struct Topic: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Create topics, submit and read messages.",
-            subcommands: [Create.self, Submit.self, Messages.self])
+            subcommands: [Create.self, Submit.self, Messages.self, Verify.self])
 
         struct Create: AsyncParsableCommand {
             static let configuration = CommandConfiguration(abstract: "Create a topic; prints its id.")
@@ -171,11 +172,30 @@ extension LedgerCommand {
             @Option(help: "At most this many messages.") var limit = 100
 
             func run() async throws {
-                let ledger = try location.open()
-                for m in try await ledger.messages(topic: try TopicID(parsing: topic), from: from, limit: limit) {
+                let id = try TopicID(parsing: topic)
+                let (from, limit) = (self.from, self.limit)
+                for m in try await location.withAny({ try await $0.messages(topic: id, from: from, limit: limit) }) {
                     let text = String(validating: m.contents, as: UTF8.self) ?? m.contents.map { String(format: "%02x", $0) }.joined()
                     let chunk = m.chunkInfo.map { "\tchunk \($0.number)/\($0.total)" } ?? ""
                     print("\(m.sequenceNumber)\t\(m.consensusTimestamp)\t\(m.payer)\(chunk)\t\(text)")
+                }
+            }
+        }
+
+        struct Verify: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Recompute a topic's HCS running-hash chain from message 1; print OK or the first bad message (exit 1).")
+            @OptionGroup var location: Location
+            @Argument var topic: String
+
+            func run() async throws {
+                let id = try TopicID(parsing: topic)
+                switch try await location.withAny({ try await $0.verifyTopic(id) }) {
+                case .ok(let count, let hash):
+                    print("OK \(count) messages, running hash \(hash.map { String(format: "%02x", $0) }.joined())")
+                case .failed(let sequence, let reason):
+                    print("FAILED at message \(sequence): \(reason)")
+                    throw ExitCode(1)
                 }
             }
         }

@@ -1,14 +1,18 @@
 import ArgumentParser
 import Foundation
 import MeshLedger
+import MeshNode
 
-/// `meshfl ledger`: the embedded development ledger — accounts, escrow, stakes and audit topics.
+/// `meshfl ledger`: the embedded development ledger — accounts, escrow, stakes and audit topics —
+/// and the Hedera side: a local HAPI + mirror endpoint, accounts and the registry topic.
 ///
 /// ```
 /// meshfl ledger fund --new --amount 100000000        # a funded dev account and its key
 /// meshfl ledger topic create --memo "job-1 audit"
 /// meshfl ledger topic submit 0.0.1002 '{"evt":"trainer_joined"}'
 /// meshfl ledger verify
+/// meshfl ledger serve-hapi --ledger local:dev.ledger --listen 127.0.0.1:0 --write-config hedera.json
+/// meshfl ledger balance --ledger hedera:hedera.json 0.0.1001
 /// ```
 struct LedgerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -18,19 +22,22 @@ struct LedgerCommand: AsyncParsableCommand {
             The ledger is one SQLite file (default: $MESHFL_DATA_DIR/ledger.sqlite, else
             ~/.local/share/meshfl/ledger.sqlite). Calls that change it sign a HAPI transaction
             as --account with --key; without them the dev treasury 0.0.2 signs.
+            --ledger also takes local:PATH, and hedera:CONFIG for balance, stake show,
+            topic messages / verify and the hedera subcommands (reads go through the
+            mirror node, writes through HAPI).
             """,
         subcommands: [
-            Accounts.self, Balance.self, Fund.self, Escrow.self, Stake.self, Topic.self, Verify.self,
+            Accounts.self, Balance.self, Fund.self, Escrow.self, Stake.self, Topic.self, Verify.self, ServeHAPI.self, Hedera.self,
         ]
     )
 
     /// Where the ledger file is.
     struct Location: ParsableArguments {
-        @Option(name: .customLong("ledger"), help: "The ledger file (created if missing).")
+        @Option(name: .customLong("ledger"), help: "The ledger file (created if missing), as PATH or local:PATH; hedera:CONFIG where noted.")
         var path: String?
 
         var resolvedPath: String {
-            if let path { return path }
+            if let path { return path.hasPrefix("local:") ? String(path.dropFirst("local:".count)) : path }
             let env = ProcessInfo.processInfo.environment
             let dir = env["MESHFL_DATA_DIR"]
                 ?? env["XDG_DATA_HOME"].map { $0 + "/meshfl" }
@@ -39,12 +46,33 @@ struct LedgerCommand: AsyncParsableCommand {
         }
 
         func open() throws -> LocalLedger {
+            if let path, path.hasPrefix("hedera:") {
+                throw ValidationError("--ledger \(path): this subcommand works on a local ledger file; give PATH or local:PATH")
+            }
             let path = resolvedPath
             let dir = (path as NSString).deletingLastPathComponent
             if !dir.isEmpty {
                 try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             }
             return try LocalLedger(path: path)
+        }
+
+        /// Runs `body` on the ledger — a local file, or Hedera for `hedera:CONFIG` — and closes it.
+        func withAny<R>(_ body: (any NodeLedger) async throws -> R) async throws -> R {
+            let ledger: any NodeLedger
+            if let path, path.hasPrefix("hedera:") {
+                do { ledger = try await ledgerLocation(path).open() } catch let error as NodeError { throw UsageError(error.message) }
+            } else {
+                ledger = try open()
+            }
+            do {
+                let result = try await body(ledger)
+                await ledger.close()
+                return result
+            } catch {
+                await ledger.close()
+                throw error
+            }
         }
     }
 
@@ -83,13 +111,13 @@ struct LedgerCommand: AsyncParsableCommand {
     }
 
     struct Balance: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Print one account's balance in tinybars.")
+        static let configuration = CommandConfiguration(abstract: "Print one account's balance in tinybars (hedera:CONFIG reads the mirror node).")
         @OptionGroup var location: Location
         @Argument(help: "The account, shard.realm.num.") var account: String
 
         func run() async throws {
-            let ledger = try location.open()
-            print(try await ledger.balance(of: try AccountID(parsing: account)))
+            let id = try AccountID(parsing: account)
+            print(try await location.withAny { try await $0.balance(of: id) })
         }
     }
 

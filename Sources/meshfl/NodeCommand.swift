@@ -14,17 +14,16 @@ struct DataDirOption: ParsableArguments {
     }
 }
 
-/// Parses `--ledger local:PATH` (hedera:CONFIG is not wired into nodes yet).
-func localLedgerPath(_ text: String, dataDir: String) throws -> String {
-    if text.hasPrefix("local:") {
-        let path = String(text.dropFirst("local:".count))
-        guard !path.isEmpty else { throw ValidationError("--ledger local: needs a path, e.g. local:/tmp/dev.ledger") }
-        return path
+/// Parses `--ledger local:PATH|hedera:CONFIG` and reads a Hedera config file,
+/// so a bad one stops the command (status 2) naming the file and the field.
+func ledgerLocation(_ text: String) throws -> LedgerLocation {
+    do throws(NodeError) {
+        let location = try LedgerLocation(parsing: text)
+        try location.check()
+        return location
+    } catch {
+        throw ValidationError(error.message)
     }
-    if text.hasPrefix("hedera:") {
-        throw ValidationError("--ledger \(text): nodes run on a local ledger for now; use --ledger local:PATH (the Hedera backend is reachable through `meshfl ledger`)")
-    }
-    throw ValidationError("--ledger \(text): expected local:PATH")
 }
 
 /// `meshfl node`: runs a requester or a trainer.
@@ -73,7 +72,7 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: "A peer to connect to at start, /ip4/…/tcp/…/p2p/… (repeatable).")
     var bootstrap: [String] = []
 
-    @Option(help: "The ledger: local:PATH (a SQLite file shared by the nodes of one machine; default local:meshfl-dev.ledger).")
+    @Option(help: "The ledger: local:PATH (a SQLite file shared by the nodes of one machine; default local:meshfl-dev.ledger) or hedera:CONFIG (a JSON file naming a Hedera network and this node's account; see docs/ledger.md).")
     var ledger: String?
 
     @Option(help: "Where a requester keeps job objects: local:DIR (the data directory's block store, the default) or s3:CONFIG (a JSON file naming an S3-compatible endpoint, region and bucket; credentials from $AWS_ACCESS_KEY_ID / $AWS_SECRET_ACCESS_KEY).")
@@ -144,7 +143,7 @@ struct NodeCommand: AsyncParsableCommand {
         guard let role = NodeRole(rawValue: roleName) else { throw ValidationError("role \(roleName): expected requester, trainer or validator") }
         let path = settings.dataDir ?? (NSHomeDirectory() + "/.local/share/meshfl")
         let ledgerText = settings.ledger ?? "local:meshfl-dev.ledger"
-        var options = NodeOptions(role: role, dataDirectory: path, ledgerPath: try localLedgerPath(ledgerText, dataDir: path))
+        var options = NodeOptions(role: role, dataDirectory: path, ledger: try ledgerLocation(ledgerText))
         do {
             options.listen = try (settings.listen ?? ["/ip4/127.0.0.1/tcp/0"]).map { try Multiaddr($0) }
             options.bootstrap = try (settings.bootstrap ?? []).map { try Multiaddr($0) }
