@@ -143,24 +143,42 @@ def main():
         with open(path) as f:
             results = [entry for entry in json.load(f).get("benchmarks", []) if entry.get("section") not in chosen]
     context = Context(args)
+    failed = []
     for name in chosen:
         runner = section_runner(name)
         if runner is None:
             print(f"bench: section {name}: no bench/{name}.py yet", file=sys.stderr)
             continue
-        for entry in runner(context):
+        # A section that fails is recorded as failed and the others still run; results are written after
+        # every section, so an interrupted run keeps what it measured.
+        try:
+            entries = runner(context)
+        except (Exception, SystemExit) as error:
+            print(f"bench: section {name} FAILED: {error}", file=sys.stderr)
+            failed.append(name)
+            entries = [{"name": f"{name}_section_failed", "error": str(error)}]
+        for entry in entries:
             entry["section"] = name
             results.append(entry)
+        write(path, results)
+    document = write(path, results)
+    print(json.dumps(document, indent=2, sort_keys=True))
+    if failed:
+        raise SystemExit(f"bench: sections failed: {', '.join(failed)} (their errors are in bench/results.json)")
+
+
+def write(path, results):
     document = {
         "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
                     "load_average_at_end": os.getloadavg()[0]},
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "benchmarks": results,
     }
-    with open(path, "w") as f:
+    with open(path + ".tmp", "w") as f:
         json.dump(document, f, indent=2, sort_keys=True)
         f.write("\n")
-    print(json.dumps(document, indent=2, sort_keys=True))
+    os.replace(path + ".tmp", path)
+    return document
 
 
 if __name__ == "__main__":

@@ -34,6 +34,9 @@ struct DHTBench: AsyncParsableCommand {
         for _ in 0..<nodes {
             var configuration = Libp2p.Host.Configuration()
             configuration.keepAliveInterval = nil  // thousands of idle connections in one process; pings would only add noise
+            // All hosts share this process's descriptors (and libdispatch traps when it cannot open /proc files):
+            // bound each host's connections, as a real node's connection manager would.
+            configuration.maxConnections = 60
             let host = try await BenchSupport.host(configuration: configuration)
             let dht = KademliaService(host: host, validators: ["meshfl": AcceptAllValidator()],
                                       queryTimeout: .milliseconds(queryTimeoutMs))
