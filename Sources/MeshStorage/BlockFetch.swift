@@ -59,6 +59,9 @@ actor BlockFetch {
             for address in candidates where manifest == nil {
                 await open(address, wantsManifest: true)
             }
+            guard !candidates.isEmpty else {
+                throw StorageError(code: .notFound, message: "no provider of \(root) is known (the DHT named none and no publisher was given); check the CID and that a peer holding it is seeding it")
+            }
             guard manifest != nil else {
                 throw StorageError(code: .notFound, message: "none of the \(candidates.count) providers of \(root) sent its manifest (tried \(candidates.map(\.description).joined(separator: ", "))); check the CID and that a peer holding it is running")
             }

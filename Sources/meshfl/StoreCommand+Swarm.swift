@@ -1,6 +1,7 @@
 import ArgumentParser
 import Synchronization
 import Foundation
+import Kademlia
 import Libp2p
 import MeshStorage
 
@@ -10,6 +11,9 @@ import MeshStorage
 /// ```
 /// meshfl store seed bafkrei… --listen /ip4/127.0.0.1/tcp/4001     # first line: /ip4/…/p2p/12D3KooW…
 /// meshfl store fetch bafkrei… --from /ip4/127.0.0.1/tcp/4001/p2p/12D3KooW… --out weights.bin
+/// # with a DHT: the seeder provides, the fetcher finds providers (--from becomes a fallback)
+/// meshfl store seed bafkrei… --dht-bootstrap /ip4/…/p2p/12D3KooW…
+/// meshfl store fetch bafkrei… --dht-bootstrap /ip4/…/p2p/12D3KooW… --out weights.bin
 /// ```
 extension StoreCommand {
     /// Options shared by the commands that run a block exchange node.
@@ -23,9 +27,17 @@ extension StoreCommand {
         @Option(help: "Also write the full listen address to this file once listening.")
         var addressFile: String?
 
+        @Option(help: "Join the Kademlia DHT through this peer, /ip4/…/tcp/…/p2p/… (repeatable): seeds announce themselves as providers, fetches find providers there.")
+        var dhtBootstrap: [String] = []
+
         func validate() throws {
             do { _ = try Multiaddr(listen) } catch { throw ValidationError("--listen \(listen): \(error.message)") }
             if let uploadLimit, !(uploadLimit > 0) { throw ValidationError("--upload-limit must be a positive number of MiB/s") }
+            for text in dhtBootstrap {
+                let address: Multiaddr
+                do { address = try Multiaddr(text) } catch { throw ValidationError("--dht-bootstrap \(text): \(error.message)") }
+                guard address.peerID != nil else { throw ValidationError("--dht-bootstrap \(text) must end in /p2p/<peer id>") }
+            }
         }
 
         /// A host listening on `--listen`, its identity from <data dir>/p2p/identity.key.
@@ -86,6 +98,12 @@ extension StoreCommand {
             let host = try await swarm.startHost(location)
             let exchange = BlockExchange(host: host, store: store, configuration: swarm.configuration(serves: true))
             await exchange.start()
+            if let dht = try await swarm.startDHT(on: host) {
+                for text in cids {
+                    let told = await dht.provide(DHTProviderSource.key(try CID(parsing: text)))
+                    CommandLineOutput.note("providing \(text) (told \(told) DHT peers)")
+                }
+            }
             while !Task.isCancelled { try await Task.sleep(for: .seconds(3600)) }
         }
     }
@@ -112,7 +130,9 @@ extension StoreCommand {
 
         func validate() throws {
             do { _ = try CID(parsing: cid) } catch { throw ValidationError("\(error)") }
-            guard !providers.isEmpty else { throw ValidationError("give at least one --from /ip4/…/tcp/…/p2p/… peer that holds \(cid)") }
+            guard !providers.isEmpty || !swarm.dhtBootstrap.isEmpty else {
+                throw ValidationError("give at least one --from /ip4/…/tcp/…/p2p/… peer that holds \(cid), or --dht-bootstrap to find providers in the DHT")
+            }
             for provider in providers {
                 let address: Multiaddr
                 do { address = try Multiaddr(provider) } catch { throw ValidationError("--from \(provider): \(error.message)") }
@@ -128,7 +148,12 @@ extension StoreCommand {
             let host = try await swarm.startHost(location)
             let exchange = BlockExchange(host: host, store: store, configuration: swarm.configuration(serves: !noServe, window: window))
             await exchange.start()
-            let source = StaticProviderSource(try providers.map { try Multiaddr($0) })
+            let publishers = try providers.map { try Multiaddr($0) }
+            let source: any BlockProviderSource = if let dht = try await swarm.startDHT(on: host) {
+                DHTProviderSource(dht: dht, host: host, fallback: publishers)
+            } else {
+                StaticProviderSource(publishers)
+            }
             let progress = FetchProgress()
             let fetched: BlockFetchReport
             do {
