@@ -4,31 +4,6 @@ import GRPCInProcessTransport
 import Testing
 @testable import MeshLedger
 
-/// A mirror node in process: the mirror REST JSON for a LocalLedger's topics and balances.
-struct LocalMirror: MirrorNodeClient {
-    let ledger: LocalLedger
-
-    func get(_ path: String) async throws -> [UInt8] {
-        let url = try #require(URLComponents(string: path))
-        let query = Dictionary((url.queryItems ?? []).map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { a, _ in a })
-        let parts = url.path.split(separator: "/")
-        if parts.count == 5, parts[2] == "topics", parts[4] == "messages" {
-            let topic = try TopicID(parsing: String(parts[3]))
-            let from = Int64(query["sequencenumber"]?.replacingOccurrences(of: "gte:", with: "") ?? "1") ?? 1
-            let limit = Int(query["limit"] ?? "25") ?? 25
-            let page = try await ledger.messages(topic: topic, from: from, limit: limit)
-            let next = page.count == limit ? "/api/v1/topics/\(topic)/messages?sequencenumber=gte:\(page.last!.sequenceNumber + 1)&limit=\(limit)&order=asc" : nil
-            return MirrorNodeTopicPageTests.json(page, next: next)
-        }
-        if url.path == "/api/v1/balances", let id = query["account.id"] {
-            let account = try AccountID(parsing: id)
-            let balance = try await ledger.balance(of: account)
-            return Array(try JSONSerialization.data(withJSONObject: ["balances": [["account": id, "balance": Int(balance)]]]))
-        }
-        throw LedgerError(.notFound, "no mirror route for \(path)")
-    }
-}
-
 struct HederaLedgerTests {
     /// Runs `body` with a HederaLedger talking gRPC (in-process transport) to a LocalHAPIService on `t.ledger`.
     static func withHedera<R: Sendable>(
@@ -47,7 +22,7 @@ struct HederaLedgerTests {
                 config.receiptAttempts = 5
                 config.clock = t.clock.read
                 configure(&config)
-                return try await body(HederaLedger(client: client, configuration: config, mirror: LocalMirror(ledger: t.ledger)))
+                return try await body(HederaLedger(client: client, configuration: config, mirror: LocalMirrorNode(ledger: t.ledger)))
             }
         }
     }

@@ -35,7 +35,7 @@ struct HederaNetworkTests {
         defer { t.remove() }
         let op = try await t.ledger.createFundedAccount(balance: 1_000_000)
         let bob = try await t.ledger.createFundedAccount(balance: 0)
-        let server = LocalMirrorHTTPServer(mirror: LocalMirror(ledger: t.ledger))
+        let server = LocalMirrorHTTPServer(mirror: LocalMirrorNode(ledger: t.ledger))
         try await Self.withNetworkHedera(t, operator: op, mirrorServer: server) { hedera in
             let topic = try await hedera.createTopic(memo: "net audit", submitKey: nil, payer: op)
             for i in 1...105 {
@@ -70,7 +70,7 @@ struct HederaNetworkTests {
     @Test func mirrorClientErrorsNameTheURLAndStatus() async throws {
         let t = try TestLedger()
         defer { t.remove() }
-        let server = LocalMirrorHTTPServer(mirror: LocalMirror(ledger: t.ledger))
+        let server = LocalMirrorHTTPServer(mirror: LocalMirrorNode(ledger: t.ledger))
         try await server.serve { url in
             let mirror = try MirrorNodeHTTPClient(baseURL: url, timeout: .seconds(10))
             let missing = await #expect(throws: LedgerError.self) { _ = try await mirror.get("/api/v1/topics/0.0.999/messages?limit=1") }
@@ -97,7 +97,7 @@ struct HederaNetworkTests {
         try await withGRPCClient(transport: try HederaNodeTransport.make(for: node)) { client in
             var config = HederaConfiguration(nodes: [node], operator: op, mirrorNodeURL: "http://127.0.0.1:1")
             config.callTimeout = .seconds(2)
-            let hedera = HederaLedger(client: client, configuration: config, mirror: LocalMirror(ledger: t.ledger))
+            let hedera = HederaLedger(client: client, configuration: config, mirror: LocalMirrorNode(ledger: t.ledger))
             let e = await #expect(throws: LedgerError.self) { _ = try await hedera.createTopic(memo: "", submitKey: nil, payer: op) }
             #expect(e?.message.contains("check the node address") == true)
         }
