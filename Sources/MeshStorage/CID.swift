@@ -66,8 +66,12 @@ public struct CID: Hashable, Sendable, Comparable, CustomStringConvertible, Coda
         self.digest = rest
     }
 
-    /// The binary form: `0x01 0x55 0x12 0x20` followed by the digest.
-    public var bytes: [UInt8] { [0x01, 0x55, 0x12, 0x20] + digest }
+    /// The binary form: `0x01 0x55` (CIDv1, raw) followed by the ``multihash``.
+    public var bytes: [UInt8] { [0x01, 0x55] + multihash }
+
+    /// The multihash: `0x12 0x20` (sha2-256, 32 bytes) followed by the digest — what
+    /// the DHT keys content by (provider records), as IPFS does.
+    public var multihash: [UInt8] { [0x12, 0x20] + digest }
 
     /// The base32 lower multibase string, `bafkrei…`.
     public var description: String { "b" + Base32.encode(bytes) }

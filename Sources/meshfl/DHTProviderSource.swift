@@ -16,13 +16,11 @@ struct DHTProviderSource: BlockProviderSource {
     let host: Libp2p.Host
     let fallback: [Multiaddr]
 
-    /// The DHT key of a blob: its root CID's multihash (sha2-256, 32 bytes).
-    static func key(_ root: CID) -> [UInt8] { [0x12, 0x20] + root.digest }
 
     /// DHT providers with their known addresses (each ending in `/p2p/<peer>`), then the fallback.
     func providers(of root: CID) async throws -> [Multiaddr] {
         var addresses: [Multiaddr] = []
-        for peer in await dht.findProviders(Self.key(root)) where peer != host.peerID {
+        for peer in await dht.findProviders(root.multihash) where peer != host.peerID {
             for address in host.peerstore.record(for: peer).addresses {
                 addresses.append(address.withoutPeerID.appending(.p2p(peer)))
             }
@@ -33,7 +31,7 @@ struct DHTProviderSource: BlockProviderSource {
 
     /// Tells the DHT's closest peers that this node serves `root`.
     func announce(_ root: CID, addresses: [Multiaddr]) async throws {
-        await dht.provide(Self.key(root))
+        await dht.provide(root.multihash)
     }
 }
 

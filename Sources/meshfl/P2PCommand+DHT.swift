@@ -59,7 +59,7 @@ extension P2PCommand {
 
         /// The DHT key of content: a CID's multihash, a hex multihash, or the text itself (as py-libp2p does).
         static func contentKey(_ text: String) -> [UInt8] {
-            if let cid = try? CID(parsing: text) { return [0x12, 0x20] + cid.digest }
+            if let cid = try? CID(parsing: text) { return cid.multihash }
             if text.count % 2 == 0, text.count >= 4, let bytes = hexBytes(text) { return bytes }
             return Array(text.utf8)
         }

@@ -100,7 +100,7 @@ extension StoreCommand {
             await exchange.start()
             if let dht = try await swarm.startDHT(on: host) {
                 for text in cids {
-                    let told = await dht.provide(DHTProviderSource.key(try CID(parsing: text)))
+                    let told = await dht.provide(try CID(parsing: text).multihash)
                     CommandLineOutput.note("providing \(text) (told \(told) DHT peers)")
                 }
             }
