@@ -94,7 +94,7 @@ public actor Connection {
     private func ingest(_ bytes: ByteBuffer) throws {
         guard closedError == nil else { return }
         var bytes = bytes
-        if pendingInput.readableBytes == 0 { pendingInput = bytes } else { pendingInput.writeBuffer(&bytes) }
+        pendingInput.append(adopting: &bytes)
         let action: MuxerAction
         do {
             action = try muxer.receive(&pendingInput, now: .now())
@@ -103,15 +103,8 @@ public actor Connection {
             _ = try? send(muxer.goAway(code: YamuxFrame.goAwayProtocolError))
             throw error
         }
-        // Frame payloads are slices of this buffer: keep only the partial frame, in fresh storage, so that
-        // neither the buffer grows with consumed bytes nor the next append copies what the slices share.
-        if pendingInput.readableBytes == 0 {
-            pendingInput = ByteBuffer()
-        } else if pendingInput.readerIndex > 0 {
-            var rest = ByteBuffer()
-            rest.writeBuffer(&pendingInput)
-            pendingInput = rest
-        }
+        // Frame payloads are slices of this buffer: keep only the partial frame.
+        pendingInput.discardConsumedBytes()
         lastActivity = .now()
         _ = try send(action.output)
         for event in action.events { handle(event) }
@@ -124,11 +117,7 @@ public actor Connection {
             inboundHandler?(P2PStream(connection: self, id: id, protocolID: nil))
         case .data(let id, var box):
             guard streams[id] != nil else { return }
-            if streams[id]!.inbound.readableBytes == 0 {
-                streams[id]!.inbound = box.buffer
-            } else {
-                streams[id]!.inbound.writeBuffer(&box.buffer)
-            }
+            streams[id]!.inbound.append(adopting: &box.buffer)
             wakeReaders(id)
         case .remoteClosedWrite(let id):
             guard var s = streams[id] else { return }

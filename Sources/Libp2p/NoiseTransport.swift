@@ -22,13 +22,7 @@ public struct NoiseTransportReader: Sendable {
             try cipher.open(raw.readSlice(length: Int(length))!, appendingTo: &out)
         }
         // Keep only the partial frame, so the buffer never grows with the bytes already decrypted.
-        if raw.readableBytes == 0 {
-            raw = ByteBuffer()
-        } else if raw.readerIndex > 0 {
-            var rest = ByteBuffer()
-            rest.writeBuffer(&raw)
-            raw = rest
-        }
+        raw.discardConsumedBytes()
         return out
     }
 
@@ -43,7 +37,7 @@ public struct NoiseTransportReader: Sendable {
                 }
                 return nil
             }
-            if raw.readableBytes == 0 { raw = more } else { raw.writeBuffer(&more) }
+            raw.append(adopting: &more)
         }
     }
 }

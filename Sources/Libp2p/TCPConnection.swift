@@ -25,7 +25,7 @@ final class InboundBridge: ChannelInboundHandler, RemovableChannelHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var bytes = unwrapInboundIn(data)
-        if buffered.readableBytes == 0 { buffered = bytes } else { buffered.writeBuffer(&bytes) }
+        buffered.append(adopting: &bytes)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
