@@ -44,7 +44,6 @@ public struct JobSubmission: Sendable {
         public static func result(_ job: String, round: Int, shard: Int, lease: String) -> String {
             "jobs/\(job)/results/r\(round)-s\(shard)-\(lease).sealed"
         }
-        public static func update(_ job: String, round: Int, shard: Int) -> String { "jobs/\(job)/updates/r\(round)-s\(shard).safetensors" }
         public static func final(_ job: String) -> String { "jobs/\(job)/final.safetensors" }
         public static func sealedFinal(_ job: String) -> String { "jobs/\(job)/final.sealed" }
         public static func evidence(_ job: String, round: Int, shard: Int) -> String { "jobs/\(job)/evidence/r\(round)-s\(shard).json" }

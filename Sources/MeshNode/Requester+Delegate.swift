@@ -137,7 +137,7 @@ extension NodeRunner {
                     logger.warning("--validator \(address) names no peer id (/p2p/…) and is unreachable: \(error); not using it")
                     continue
                 }
-                await host.peerstore.addAddresses([address], for: peer)
+                host.peerstore.addAddresses([address], for: peer)
                 logger.warning("validator \(address) unreachable at start: \(error); will dial it again when a task is handed to it")
                 peers.append(peer)
             }

@@ -1,4 +1,3 @@
-public import Crypto
 public import Foundation
 public import MeshNN
 public import MeshTensor
@@ -21,7 +20,7 @@ public enum Weights {
     }
 
     public static func sha256Hex(_ data: Data) -> String {
-        SigV4Signer.hex(SHA256.hash(data: data))
+        SigV4Signer.sha256Hex(data)
     }
 }
 

@@ -78,6 +78,25 @@ extension BlockStore {
         return Manifest(blocks: [.init(cid: root, size: Int64(block.count))])
     }
 
+    /// The blob behind `root` in memory, every block verified (for small blobs: no temp file, no fsync).
+    public func read(_ root: CID) throws -> Data {
+        let manifest = try manifest(for: root)
+        var data = Data(capacity: Int(manifest.totalSize))
+        try forEachBlock(of: manifest) { data.append($0) }
+        return data
+    }
+
+    /// Calls `body` with each block of `manifest` in order, checked against its CID and the manifest's size.
+    func forEachBlock(of manifest: Manifest, _ body: (Data) throws -> Void) throws {
+        for entry in manifest.blocks {
+            let block = try get(entry.cid)
+            guard Int64(block.count) == entry.size else {
+                throw StorageError(code: .invalidManifest, message: "block \(entry.cid) has \(block.count) bytes but the manifest says \(entry.size); the manifest is wrong")
+            }
+            try body(block)
+        }
+    }
+
     /// Writes the blob behind `root` to `url`, block by block, verifying each;
     /// the file appears atomically (temp file, fsync, rename) or not at all.
     ///
@@ -90,13 +109,7 @@ extension BlockStore {
         let (temp, fd) = try FileOps.openTemp(in: directory)
         do {
             defer { close(fd) }
-            for entry in manifest.blocks {
-                let block = try get(entry.cid)
-                guard Int64(block.count) == entry.size else {
-                    throw StorageError(code: .invalidManifest, message: "block \(entry.cid) has \(block.count) bytes but the manifest says \(entry.size); the manifest is wrong")
-                }
-                try FileOps.writeAll(fd, block)
-            }
+            try forEachBlock(of: manifest) { try FileOps.writeAll(fd, $0) }
             try FileOps.sync(fd, temp)
         } catch {
             unlink(temp)

@@ -120,16 +120,7 @@ public struct LocalBlobStore: BlobStore {
         guard let record = try record(key) else {
             throw StorageError(code: .notFound, message: "no object '\(key)' in the local store")
         }
-        let manifest = try blocks.manifest(for: record.root)
-        var data = Data(capacity: Int(record.size))
-        for entry in manifest.blocks {
-            let block = try blocks.get(entry.cid)
-            guard Int64(block.count) == entry.size else {
-                throw StorageError(code: .invalidManifest, message: "block \(entry.cid) has \(block.count) bytes but the manifest says \(entry.size); the manifest is wrong")
-            }
-            data.append(block)
-        }
-        return data
+        return try blocks.read(record.root)
     }
 
     /// The object's record, or nil.
