@@ -111,10 +111,11 @@ if __name__ == "__main__":
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--bin", required=True)
+    parser.add_argument("--rounds", type=int, default=6)
     args = parser.parse_args()
 
     class Plain:
         bin_dir = args.bin
         median = staticmethod(statistics.median)
 
-    print(json.dumps(round_overhead(Plain()), indent=2))
+    print(json.dumps(round_overhead(Plain(), rounds=args.rounds), indent=2))

@@ -68,6 +68,18 @@ public struct Dataset: Sendable, Hashable {
         return (x, y)
     }
 
+    /// The samples in `range`, in order: the dataset's own storage when the
+    /// range is all of it (no copy), else one contiguous copy.
+    ///
+    /// - Precondition: `range` is within `0..<count`.
+    public func batch(range: Range<Int>) -> (Tensor, [Int32]) {
+        precondition(range.lowerBound >= 0 && range.upperBound <= count, "sample range \(range) out of 0..<\(count)")
+        if range == 0..<count { return (features, labels) }
+        let size = sampleSize
+        let scalars = Array(features.scalars[range.lowerBound * size..<range.upperBound * size])
+        return (Tensor(shape: [range.count] + sampleShape, scalars: scalars), Array(labels[range]))
+    }
+
     /// Gathers the samples at `indices` into `features` and `labels`, reusing their storage.
     ///
     /// The training loop calls this for every mini-batch; with buffers of the right size

@@ -17,11 +17,10 @@ public struct Evaluation: Sendable, Hashable {
         var confusion = Array(repeating: Array(repeating: 0, count: classes), count: classes)
         var lossSum = 0.0
         var correct = 0
-        let order = Array(0..<data.count)
         var start = 0
         while start < data.count {
             let end = min(start + max(1, batchSize), data.count)
-            let (inputs, labels) = data.batch(order[start..<end])
+            let (inputs, labels) = data.batch(range: start..<end)
             let outputs = model.forward(inputs, training: false)
             lossSum += Double(Loss.compute(model.spec.loss, outputs, labels: labels).loss) * Double(end - start)
             for (label, predicted) in zip(labels, outputs.argmaxRows()) {

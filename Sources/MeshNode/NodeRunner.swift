@@ -107,7 +107,9 @@ public enum NodeRunner {
             let storage: JobStorage
             switch options.storage {
             case .local:
-                let started = try await PresignedServer.start(store: try directory.blobStore())
+                // Uploads here are trainers' sealed results: checked against their receipts, and only the verified
+                // plaintext is kept (in node.sqlite), so they are not fsynced — a lost one costs a task, not state.
+                let started = try await PresignedServer.start(store: try directory.blobStore(), uploads: .buffered)
                 server = started
                 storage = .local(try directory.blobStore(endpoint: URL(string: "http://127.0.0.1:\(started.port)")))
             case .s3(let path, let config):

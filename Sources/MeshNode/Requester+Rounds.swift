@@ -29,8 +29,11 @@ extension Requester {
         guard let record = jobs[id] else { throw NodeError(.storage, "job \(id) is not running here") }
         let round = record.board.round
         if let state = roundStates[id], state.round == round { return state }
-        let global = try Weights.decode(try await blobs.get(key: JobSubmission.Keys.global(id, round: round)),
-                                        source: "global weights of \(id) round \(round)")
+        let bytes: Data
+        if round > 0, let stored = try store.globalWeights(job: id, round: round) { bytes = stored } else {
+            bytes = try await blobs.get(key: JobSubmission.Keys.global(id, round: round))
+        }
+        let global = try Weights.decode(bytes, source: "global weights of \(id) round \(round)")
         var state = RoundState(round: round, global: global)
         for update in try store.updates(job: id, round: round) {
             var bytes = try store.updateWeights(job: id, round: round, shard: update.shard)
@@ -115,7 +118,8 @@ extension Requester {
             _ = try await blobs.put(key: JobSubmission.Keys.final(id), data: data, contentType: nil)
             _ = try await blobs.put(key: JobSubmission.Keys.sealedFinal(id), data: try Sealer.seal(data, to: sealingKey.publicKey), contentType: nil)
         } else {
-            _ = try await blobs.put(key: JobSubmission.Keys.global(id, round: round + 1), data: data, contentType: nil)
+            // Not fsynced: node.sqlite gets the same bytes in the transaction that opens the round (restoreGlobalWeights).
+            _ = try await blobs.put(key: JobSubmission.Keys.global(id, round: round + 1), data: data, contentType: nil, durability: .buffered)
         }
         // The board as it is now (other requests ran during the awaits above).
         guard var current = jobs[id], current.board.round == round, current.board.isRoundComplete else { return }
@@ -130,7 +134,7 @@ extension Requester {
                                   started: started, slowestTraining: slowest)
             jobs[id] = current
         } else {
-            try store.advanceRound(job: id, board: current.board)
+            try store.advanceRound(job: id, board: current.board, global: data)
             jobs[id] = current
             roundStates[id] = RoundState(round: round + 1, global: next)
             aggregating.remove(id)
@@ -169,6 +173,21 @@ extension Requester {
             let evaluation = Evaluation(model: model, data: data)
             return (evaluation.accuracy, Double(evaluation.loss))
         }.value
+    }
+
+    /// After a restart: puts the current round's global weights back in the
+    /// blob store when the buffered write of them did not survive (power
+    /// loss), from the copy node.sqlite took when the round opened.
+    func restoreGlobalWeights(_ id: String) async throws {
+        guard let record = jobs[id], record.board.round > 0, !record.board.isFinished else { return }
+        let round = record.board.round
+        let key = JobSubmission.Keys.global(id, round: round)
+        if (try? await blobs.get(key: key)) != nil { return }
+        guard let data = try store.globalWeights(job: id, round: round) else {
+            throw NodeError(.storage, "the global weights of \(id) round \(round) are missing from the blob store and node.sqlite; the job cannot go on")
+        }
+        _ = try await blobs.put(key: key, data: data, contentType: nil, durability: .synced)
+        logger.notice("restored the round's global weights from node.sqlite", metadata: ["job": "\(id)", "round": "\(round + 1)"])
     }
 
     /// After a restart: rounds whose board advanced but whose evaluation was

@@ -139,6 +139,7 @@ public actor Requester {
             record.board.recoverAfterRestart()
         }
         jobs[record.spec.id] = record
+        try await restoreGlobalWeights(record.spec.id)
         notifyWaiters()
         validation[record.spec.id] = try ShardFile.decode(try await blobs.get(key: JobSubmission.Keys.validation(record.spec.id)),
                                                          source: "validation shard of \(record.spec.id)")

@@ -70,6 +70,16 @@ public final class RequesterStore: Sendable {
             // An accepted update's plaintext weights, written in the transaction that accepts it (NULL: kept in the blob store under weights_key).
             try db.execute(sql: "ALTER TABLE updates ADD COLUMN weights BLOB")
         }
+        migrator.registerMigration("v5-global-weights") { db in
+            // Each round's global weights, written in the transaction that opens the round: the blob trainers
+            // download is then written without fsync and restored from here when a crash lost it.
+            try db.execute(sql: """
+                CREATE TABLE globals (
+                    job TEXT NOT NULL, round INTEGER NOT NULL, weights BLOB NOT NULL,
+                    PRIMARY KEY (job, round)
+                )
+                """)
+        }
         return migrator
     }
 
@@ -284,8 +294,21 @@ public final class RequesterStore: Sendable {
 
     /// Moves the job to the next round (or marks it done) before the finished round is evaluated:
     /// trainers start on the new global weights while ``recordRound(job:round:accuracy:loss:started:slowestTraining:)`` waits for the evaluation.
-    public func advanceRound(job: String, board: TaskBoard) throws {
-        try write { db in try Self.saveBoard(db, job: job, board, status: board.isFinished ? .done : nil) }
+    /// `global` is the new round's weights (nil after the last round).
+    public func advanceRound(job: String, board: TaskBoard, global: Data? = nil) throws {
+        try write { db in
+            try Self.saveBoard(db, job: job, board, status: board.isFinished ? .done : nil)
+            if let global {
+                try db.execute(sql: "INSERT OR REPLACE INTO globals (job, round, weights) VALUES (?, ?, ?)", arguments: [job, board.round, global])
+            }
+        }
+    }
+
+    /// The global weights of `round` as written when it opened (rounds after the first), or nil.
+    public func globalWeights(job: String, round: Int) throws -> Data? {
+        try read { db in
+            try Data.fetchOne(db, sql: "SELECT weights FROM globals WHERE job = ? AND round = ?", arguments: [job, round])
+        }
     }
 
     /// Records a finished round's evaluation and timing.

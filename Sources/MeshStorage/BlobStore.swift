@@ -43,6 +43,9 @@ public struct BlobInfo: Sendable, Equatable {
 public protocol BlobStore: Sendable {
     /// Uploads the file at `file` as `key`, replacing any object there.
     func put(key: String, file: URL, contentType: String?) async throws -> BlobInfo
+    /// Uploads in-memory bytes as `key`; `durability` matters only to a store
+    /// on this node's disk (a remote service's durability is its own).
+    func put(key: String, data: Data, contentType: String?, durability: Durability) async throws -> BlobInfo
     /// Downloads `key` into `file` (atomically), checking it against the stored SHA-256.
     func get(key: String, to file: URL) async throws -> BlobInfo
     /// Downloads a small object into memory (the default goes through a temp file).
@@ -59,8 +62,13 @@ public protocol BlobStore: Sendable {
 }
 
 extension BlobStore {
-    /// Uploads small in-memory bytes (through a temp file).
+    /// Uploads in-memory bytes, durably where that is this store's choice.
     public func put(key: String, data: Data, contentType: String? = nil) async throws -> BlobInfo {
+        try await put(key: key, data: data, contentType: contentType, durability: .synced)
+    }
+
+    /// Uploads small in-memory bytes through a temp file (stores that stream from files).
+    public func put(key: String, data: Data, contentType: String?, durability: Durability) async throws -> BlobInfo {
         let temp = FileManager.default.temporaryDirectory.appending(path: "meshfl-put-\(UUID().uuidString)")
         try data.write(to: temp)
         defer { try? FileManager.default.removeItem(at: temp) }

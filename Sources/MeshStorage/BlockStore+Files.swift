@@ -46,25 +46,62 @@ extension BlockStore {
         mediaType: String = "application/octet-stream",
         metadata: [String: String] = [:],
         holder: String? = BlockStore.defaultPinHolder,
+        durability: Durability = .synced,
         observe: ((Data) -> Void)? = nil
     ) throws -> StoredFile {
         guard blockSize > 0 else {
             throw StorageError(code: .invalidArgument, message: "block size must be positive, not \(blockSize)")
         }
-        // Holding gc.lock shared for the whole import keeps a collector in
-        // another process from deleting blocks before the root is pinned.
-        return try FileOps.withLock(gcLockPath, exclusive: false) {
-            var entries: [Manifest.Entry] = []
+        return try putBlocks(mediaType: mediaType, metadata: metadata, holder: holder, durability: durability) { store in
             try Chunker.forEachBlock(of: handle, blockSize: blockSize) { block in
                 observe?(block)
-                let cid = try putLocked(block)
+                try store(block)
+            }
+        }
+    }
+
+    /// ``putFile(at:blockSize:mediaType:metadata:holder:)`` for bytes already
+    /// in memory: the same blocks and root, without a file to read them from.
+    public func putData(
+        _ data: Data,
+        blockSize: Int = Chunker.defaultBlockSize,
+        mediaType: String = "application/octet-stream",
+        metadata: [String: String] = [:],
+        holder: String? = BlockStore.defaultPinHolder,
+        durability: Durability = .synced
+    ) throws -> StoredFile {
+        guard blockSize > 0 else {
+            throw StorageError(code: .invalidArgument, message: "block size must be positive, not \(blockSize)")
+        }
+        return try putBlocks(mediaType: mediaType, metadata: metadata, holder: holder, durability: durability) { store in
+            var offset = data.startIndex
+            while offset < data.endIndex {
+                let end = data.index(offset, offsetBy: blockSize, limitedBy: data.endIndex) ?? data.endIndex
+                try store(Data(data[offset..<end]))
+                offset = end
+            }
+        }
+    }
+
+    /// Stores the blocks `feed` hands over, then the manifest (for more than
+    /// one block), and pins the root.
+    func putBlocks(
+        mediaType: String, metadata: [String: String], holder: String?, durability: Durability,
+        feed: ((Data) throws -> Void) throws -> Void
+    ) throws -> StoredFile {
+        // Holding gc.lock shared for the whole import keeps a collector in
+        // another process from deleting blocks before the root is pinned.
+        try FileOps.withLock(gcLockPath, exclusive: false) {
+            var entries: [Manifest.Entry] = []
+            try feed { block in
+                let cid = try putLocked(block, durability: durability)
                 entries.append(.init(cid: cid, size: Int64(block.count)))
             }
             if entries.isEmpty {
-                entries.append(.init(cid: try putLocked(Data()), size: 0))
+                entries.append(.init(cid: try putLocked(Data(), durability: durability), size: 0))
             }
             let manifest = Manifest(blocks: entries, mediaType: mediaType, metadata: metadata)
-            let root = entries.count == 1 ? entries[0].cid : try putLocked(manifest.encoded())
+            let root = entries.count == 1 ? entries[0].cid : try putLocked(manifest.encoded(), durability: durability)
             if let holder { try pin(root, holder: holder) }
             return StoredFile(root: root, manifest: manifest)
         }

@@ -5,8 +5,8 @@ public import Foundation
 ///
 /// Layout: `blocks/<xy>/<cid>` (the last two characters of the CID shard the
 /// directory), `pins/<cid>/<holder>`, `tmp/`, and two lock files. Writes go to
-/// `tmp/`, are fsynced and renamed into place, so a reader sees a whole block
-/// or none; every read is checked against its CID. Writers take `gc.lock`
+/// `tmp/`, are fsynced (unless a write asks for ``Durability/buffered``) and
+/// renamed into place, so a reader sees a whole block or none; every read is checked against its CID. Writers take `gc.lock`
 /// shared, garbage collection takes it exclusive; quota checks are serialised
 /// by `write.lock`.
 ///
@@ -50,8 +50,8 @@ public final class BlockStore: Sendable {
     ///
     /// - Complexity: O(n) in the block's size, plus O(blocks) when a quota is set.
     @discardableResult
-    public func put(_ block: Data) throws -> CID {
-        try FileOps.withLock(gcLockPath, exclusive: false) { try putLocked(block) }
+    public func put(_ block: Data, durability: Durability = .synced) throws -> CID {
+        try FileOps.withLock(gcLockPath, exclusive: false) { try putLocked(block, durability: durability) }
     }
 
     /// Stores a block that must hash to `cid`; throws ``StorageError/Code/corruptBlock`` otherwise.
@@ -63,12 +63,12 @@ public final class BlockStore: Sendable {
     }
 
     /// `put` for a caller that already holds `gc.lock` shared.
-    func putLocked(_ block: Data) throws -> CID {
+    func putLocked(_ block: Data, durability: Durability = .synced) throws -> CID {
         let cid = CID(of: block)
         let target = path(of: cid)
         if FileOps.size(target) == Int64(block.count) { return cid }
         try FileOps.makeDirectory((target as NSString).deletingLastPathComponent)
-        let temp = try FileOps.writeTemp(block, in: tempPath)
+        let temp = try FileOps.writeTemp(block, in: tempPath, durability: durability)
         if let quota {
             try FileOps.withLock(writeLockPath, exclusive: true) {
                 let used = usage()
@@ -76,10 +76,10 @@ public final class BlockStore: Sendable {
                     unlink(temp)
                     throw StorageError(code: .quotaExceeded, message: "storing \(block.count) bytes would exceed the quota of \(quota) bytes (\(used) used); unpin and collect garbage, or raise the quota")
                 }
-                try FileOps.commit(temp, to: target)
+                try FileOps.commit(temp, to: target, durability: durability)
             }
         } else {
-            try FileOps.commit(temp, to: target)
+            try FileOps.commit(temp, to: target, durability: durability)
         }
         return cid
     }

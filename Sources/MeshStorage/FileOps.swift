@@ -17,13 +17,13 @@ enum FileOps {
         }
     }
 
-    /// Writes `data` to a fresh temp file in `tempDirectory`, fsyncs it, and returns its path.
-    static func writeTemp(_ data: Data, in tempDirectory: String) throws -> String {
+    /// Writes `data` to a fresh temp file in `tempDirectory`, fsyncs it (when `durability` is synced), and returns its path.
+    static func writeTemp(_ data: Data, in tempDirectory: String, durability: Durability = .synced) throws -> String {
         let (path, fd) = try openTemp(in: tempDirectory)
         defer { close(fd) }
         do {
             try writeAll(fd, data)
-            try sync(fd, path)
+            if durability == .synced { try sync(fd, path) }
         } catch {
             unlink(path)
             throw error
@@ -65,13 +65,14 @@ enum FileOps {
         }
     }
 
-    /// Renames `from` over `to` atomically and fsyncs the target's directory.
-    static func commit(_ from: String, to: String) throws {
+    /// Renames `from` over `to` atomically and fsyncs the target's directory (when `durability` is synced).
+    static func commit(_ from: String, to: String, durability: Durability = .synced) throws {
         guard rename(from, to) == 0 else {
             let code = errno
             unlink(from)
             throw StorageError(code: .io, message: "cannot move \(from) to \(to); both must be on one file system", cause: Errno(call: "rename", value: code))
         }
+        guard durability == .synced else { return }
         let directory = (to as NSString).deletingLastPathComponent
         let dfd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if dfd >= 0 {

@@ -79,7 +79,7 @@ public struct LocalBlobStore: BlobStore {
     }
 
     /// Stores the file as `key` (synchronously; also used by the server).
-    func importFile(key: String, path: String, contentType: String?) throws -> BlobInfo {
+    func importFile(key: String, path: String, contentType: String?, durability: Durability = .synced) throws -> BlobInfo {
         try Self.validate(key: key)
         guard let handle = FileHandle(forReadingAtPath: path) else {
             throw StorageError(code: .notFound, message: "cannot open \(path) for reading; check the path")
@@ -89,14 +89,30 @@ public struct LocalBlobStore: BlobStore {
         let holder = Self.holder(key)
         let previous = try record(key)
         let stored = try blocks.putStream(handle, blockSize: blockSize, mediaType: contentType ?? "application/octet-stream",
-                                          metadata: ["key": key], holder: holder, observe: { hasher.update(data: $0) })
-        let record = Record(key: key, root: stored.root, size: stored.manifest.totalSize,
-                            sha256: SigV4Signer.hex(hasher.finalize()), contentType: contentType)
+                                          metadata: ["key": key], holder: holder, durability: durability, observe: { hasher.update(data: $0) })
+        return try commitRecord(key: key, stored: stored, sha256: SigV4Signer.hex(hasher.finalize()), contentType: contentType,
+                                previous: previous, durability: durability)
+    }
+
+    /// Stores in-memory bytes as `key`: no temp file, fsynced only when `durability` says so.
+    public func put(key: String, data: Data, contentType: String?, durability: Durability) async throws -> BlobInfo {
+        try Self.validate(key: key)
+        let previous = try record(key)
+        let stored = try blocks.putData(data, blockSize: blockSize, mediaType: contentType ?? "application/octet-stream",
+                                        metadata: ["key": key], holder: Self.holder(key), durability: durability)
+        return try commitRecord(key: key, stored: stored, sha256: SigV4Signer.sha256Hex(data), contentType: contentType,
+                                previous: previous, durability: durability)
+    }
+
+    /// Points `key` at `stored` (record file written atomically) and lets go of the object it replaced.
+    func commitRecord(key: String, stored: StoredFile, sha256: String, contentType: String?, previous: Record?,
+                      durability: Durability) throws -> BlobInfo {
+        let record = Record(key: key, root: stored.root, size: stored.manifest.totalSize, sha256: sha256, contentType: contentType)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        let temp = try FileOps.writeTemp(try encoder.encode(record), in: blocks.tempPath)
-        try FileOps.commit(temp, to: recordPath(key))
-        if let previous, previous.root != record.root { blocks.unpin(previous.root, holder: holder) }
+        let temp = try FileOps.writeTemp(try encoder.encode(record), in: blocks.tempPath, durability: durability)
+        try FileOps.commit(temp, to: recordPath(key), durability: durability)
+        if let previous, previous.root != record.root { blocks.unpin(previous.root, holder: Self.holder(key)) }
         return Self.info(record)
     }
 

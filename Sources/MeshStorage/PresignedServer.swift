@@ -28,8 +28,9 @@ public final class PresignedServer: Sendable {
 
     /// Starts serving `store` on `host:port` (port 0 picks a free port). The
     /// verifier accepts URLs signed with the store's own credentials and region.
+    /// Uploads are stored with `uploads` durability before the 200 goes out.
     public static func start(
-        store: LocalBlobStore, host: String = "127.0.0.1", port: Int = 0,
+        store: LocalBlobStore, host: String = "127.0.0.1", port: Int = 0, uploads: Durability = .synced,
         now: @escaping @Sendable () -> Date = { Date() }
     ) async throws -> PresignedServer {
         let group = MultiThreadedEventLoopGroup.singleton
@@ -41,7 +42,7 @@ public final class PresignedServer: Sendable {
                 .childChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                        try channel.pipeline.syncOperations.addHandler(PresignedRequestHandler(store: store, verifier: verifier, now: now))
+                        try channel.pipeline.syncOperations.addHandler(PresignedRequestHandler(store: store, verifier: verifier, durability: uploads, now: now))
                     }
                 }
                 .bind(host: host, port: port).get()
@@ -64,6 +65,7 @@ final class PresignedRequestHandler: ChannelInboundHandler {
 
     let store: LocalBlobStore
     let verifier: SigV4Verifier
+    let durability: Durability
     let now: @Sendable () -> Date
 
     enum State {
@@ -74,9 +76,10 @@ final class PresignedRequestHandler: ChannelInboundHandler {
     }
     var state = State.idle
 
-    init(store: LocalBlobStore, verifier: SigV4Verifier, now: @escaping @Sendable () -> Date) {
+    init(store: LocalBlobStore, verifier: SigV4Verifier, durability: Durability, now: @escaping @Sendable () -> Date) {
         self.store = store
         self.verifier = verifier
+        self.durability = durability
         self.now = now
     }
 
@@ -97,10 +100,10 @@ final class PresignedRequestHandler: ChannelInboundHandler {
             guard case .uploading(let key, let contentType, let path, let fd) = state else { return }
             state = .done
             do {
-                try FileOps.sync(fd, path)
+                // The temp file is only read back into blocks, which are synced themselves when that is asked.
                 close(fd)
                 defer { unlink(path) }
-                let info = try store.importFile(key: key, path: path, contentType: contentType)
+                let info = try store.importFile(key: key, path: path, contentType: contentType, durability: durability)
                 var headers = HTTPHeaders()
                 headers.add(name: "ETag", value: "\"\(info.sha256 ?? "")\"")
                 headers.add(name: "x-amz-meta-sha256", value: info.sha256 ?? "")

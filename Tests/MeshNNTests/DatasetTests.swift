@@ -25,6 +25,17 @@ struct DatasetTests {
         #expect(empty.shape == [0, 1, 2, 2] && none.isEmpty)
     }
 
+    @Test func rangeBatchesMatchGatheredOnes() {
+        let data = Self.toy()
+        for range in [0..<6, 1..<4, 5..<6, 2..<2] {
+            let (x, y) = data.batch(range: range)
+            let (gathered, labels) = data.batch(Array(range)[...])
+            #expect(x == gathered && y == labels, "\(range)")
+        }
+        let (all, _) = data.batch(range: 0..<6)
+        #expect(all == data.features)
+    }
+
     @Test func batchIntoReusesBuffers() {
         let data = Self.toy()
         var x = Tensor(zeros: [1])

@@ -19,30 +19,44 @@ struct RequesterProtocolTests {
         let ledger: LocalLedger
         let host: Libp2p.Host
         let server: PresignedServer
-        let requester: Requester
+        var requester: Requester
+        let directory: NodeDirectory
+        let blobs: LocalBlobStore
         let spec: JobSpec
         let protocolClient = RequestResponse(protocolID: Requester.taskProtocol, maxMessageSize: 8 << 20, timeout: .seconds(60))
 
-        init() async throws {
+        init(rounds: Int = 1) async throws {
             root = FileManager.default.temporaryDirectory.appendingPathComponent("meshfl-requester-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
             ledger = try LocalLedger(path: root.appendingPathComponent("dev.ledger").path)
-            let directory = try NodeDirectory(root.appendingPathComponent("req").path)
+            directory = try NodeDirectory(root.appendingPathComponent("req").path)
             let model = ModelSpec(input: [1, 28, 28], layers: [.flatten, .dense(units: 16), .relu, .dense(units: 10)])
             let train = try Dataset.fashionMNIST(split: .train).subset(Array(0..<400))
             let test = try Dataset.fashionMNIST(split: .test).subset(Array(0..<200))
-            var submission = JobSubmission(model: model, train: train, validation: test, rounds: 1, shards: 2,
+            var submission = JobSubmission(model: model, train: train, validation: test, rounds: rounds, shards: 2,
                                            recipe: .init(epochs: 1, batchSize: 32, learningRate: 0.05, checkpointEvery: 2), rewardPerTask: 100)
             submission.reexecutionProbability = 0
             spec = try await submission.submit(in: directory, ledger: ledger)
             let identity = try directory.identity()
             host = Libp2p.Host(identity: identity)
             try await host.listen(on: [try Multiaddr("/ip4/127.0.0.1/tcp/0")])
-            server = try await PresignedServer.start(store: try directory.blobStore())
-            let blobs = try directory.blobStore(endpoint: URL(string: "http://127.0.0.1:\(server.port)"))
-            requester = try Requester(host: host, identity: identity, directory: directory, blobs: blobs, ledger: ledger,
-                                      account: try await directory.ledgerAccount(on: ledger, funding: 0), pubsub: nil,
-                                      logger: Logger(label: "test.requester"))
+            server = try await PresignedServer.start(store: try directory.blobStore(), uploads: .buffered)
+            blobs = try directory.blobStore(endpoint: URL(string: "http://127.0.0.1:\(server.port)"))
+            requester = try await Self.requester(host: host, directory: directory, blobs: blobs, ledger: ledger)
+            await requester.start()
+        }
+
+        static func requester(host: Libp2p.Host, directory: NodeDirectory, blobs: LocalBlobStore, ledger: LocalLedger) async throws -> Requester {
+            try Requester(host: host, identity: try directory.identity(), directory: directory, blobs: blobs, ledger: ledger,
+                          account: try await directory.ledgerAccount(on: ledger, funding: 0), pubsub: nil,
+                          logger: Logger(label: "test.requester"))
+        }
+
+        /// Stops the requester and starts a new one on the same data directory and host (a restart).
+        func restart(_ between: () async throws -> Void = {}) async throws {
+            await requester.stop()
+            try await between()
+            requester = try await Self.requester(host: host, directory: directory, blobs: blobs, ledger: ledger)
             await requester.start()
         }
 
@@ -173,6 +187,45 @@ struct RequesterProtocolTests {
             let again = try await fixture.lease(for: trainer)
             #expect(again.lease != lease.lease)
         }
+    }
+
+    /// The next round's global weights are written to the blob store without
+    /// fsync and to node.sqlite with the round's opening; a restart that finds
+    /// the blob gone (a power loss undid the write) puts it back from there.
+    @Test(.timeLimit(.minutes(2)))
+    func restartRestoresGlobalWeightsALostWriteTookAway() async throws {
+        let fixture = try await Fixture(rounds: 2)
+        do {
+            let trainers = [try await fixture.trainer(), try await fixture.trainer()]
+            for trainer in trainers {
+                let lease = try await fixture.lease(for: trainer)
+                #expect(lease.round == 0)
+                guard case .accepted = try await fixture.call(.submit(try await fixture.receipt(for: lease, by: trainer)), from: trainer.host) else {
+                    Issue.record("an honest round-0 result is accepted"); return
+                }
+            }
+            let next = try await fixture.lease(for: trainers[0])
+            #expect(next.round == 1, "round 1 opened after both round-0 results")
+            let key = JobSubmission.Keys.global(fixture.spec.id, round: 1)
+            let published = try await PresignedTransfer.download(next.weightsURL)
+            let store = try RequesterStore(path: fixture.directory.statePath)
+            #expect(try store.globalWeights(job: fixture.spec.id, round: 1) == published, "node.sqlite holds the bytes trainers download")
+
+            try await fixture.restart { try await fixture.blobs.delete(key: key) }
+            var restored: Data?
+            for _ in 0..<100 where restored == nil {
+                restored = try? await fixture.blobs.get(key: key)
+                if restored == nil { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            #expect(restored == published, "the restarted requester put round 1's global weights back")
+            let again = try await fixture.lease(for: trainers[1])
+            #expect(again.round == 1)
+            #expect(try await PresignedTransfer.download(again.weightsURL) == published)
+        } catch {
+            await fixture.shutdown()
+            throw error
+        }
+        await fixture.shutdown()
     }
 
     @Test func forgedOrReSignedAnnouncementIsRefused() throws {

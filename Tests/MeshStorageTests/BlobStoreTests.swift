@@ -135,6 +135,34 @@ struct BlobStoreTests {
         #expect(try await store.get(key: "jobs/1/result.bin") == payload)
     }
 
+    /// Buffered writes (no fsync) store exactly what synced ones do: in memory
+    /// through `put(key:data:…)`, and uploaded through a server started with
+    /// `uploads: .buffered`.
+    @Test(.timeLimit(.minutes(1)))
+    func bufferedWritesStoreTheSameObjects() async throws {
+        let directory = try TestSupport.temporaryDirectory("meshfl-buffered")
+        let data = TestSupport.bytes(2_500_000)
+        let synced = try LocalBlobStore(blocks: try BlockStore(directory: directory.appendingPathComponent("a")))
+        let bufferedStore = try LocalBlobStore(blocks: try BlockStore(directory: directory.appendingPathComponent("b")))
+        let one = try await synced.put(key: "w", data: data, contentType: nil, durability: .synced)
+        let two = try await bufferedStore.put(key: "w", data: data, contentType: nil, durability: .buffered)
+        #expect(one == two)
+        #expect(one.sha256 == SigV4Signer.sha256Hex(data))
+        #expect(try await bufferedStore.get(key: "w") == data)
+
+        let server = try await PresignedServer.start(store: bufferedStore, uploads: .buffered)
+        do {
+            let served = try LocalBlobStore(blocks: bufferedStore.blocks, endpoint: URL(string: "http://127.0.0.1:\(server.port)"))
+            try await PresignedTransfer.upload(data, to: try served.presignedURL(key: "up", method: .put, expires: 60, contentType: nil).absoluteString)
+            #expect(try await served.head(key: "up") == BlobInfo(key: "up", size: one.size, sha256: one.sha256, contentType: nil))
+            #expect(try await PresignedTransfer.download(try served.presignedURL(key: "up", method: .get, expires: 60, contentType: nil).absoluteString) == data)
+        } catch {
+            try? await server.stop()
+            throw error
+        }
+        try await server.stop()
+    }
+
     @Test func requestsCarryNoChecksumHeadersAndAreSigned() throws {
         let s3 = try S3BlobStore(endpoint: URL(string: "http://127.0.0.1:4566")!, region: "us-east-1", bucket: "b",
                                  credentials: .init(accessKeyID: "test", secretAccessKey: "test"))

@@ -22,6 +22,23 @@ struct BlockStoreTests {
         #expect(FileOps.list(directory.path + "/tmp").isEmpty)
     }
 
+    /// Bytes in memory become the same blocks, manifest and root as the same bytes in a file,
+    /// whether fsynced or buffered; an empty input is one empty block either way.
+    @Test(arguments: [0, 1, 999, 1000, 1001, 4500])
+    func putDataMatchesPutFile(size: Int) throws {
+        let data = TestSupport.bytes(size)
+        let file = directory.appendingPathComponent("input-\(size)")
+        try data.write(to: file)
+        let fromFile = try store.putFile(at: file, blockSize: 1000, holder: "file")
+        let other = try BlockStore(directory: try TestSupport.temporaryDirectory("meshfl-blocks-data"))
+        let fromMemory = try other.putData(data, blockSize: 1000, holder: "memory", durability: .buffered)
+        #expect(fromMemory == fromFile)
+        #expect(fromFile.manifest.blocks.count == max(1, (size + 999) / 1000))
+        #expect(try other.read(fromMemory.root) == data)
+        #expect(other.isPinned(fromMemory.root))
+        #expect(FileOps.list(other.directory.path + "/tmp").isEmpty, "no temp file is left behind")
+    }
+
     @Test func aMissingBlockIsNotFound() {
         #expect { try store.get(CID(of: Data("nope".utf8))) } throws: { ($0 as? StorageError)?.code == .notFound }
     }
