@@ -1,3 +1,4 @@
+public import Foundation
 public import MeshLedger
 
 /// Writes a job's events to its audit topic: one sorted-key JSON object per
@@ -15,9 +16,14 @@ public struct AuditLog: Sendable {
     }
 
     public func record(_ event: String, _ fields: [String: AuditValue]) async throws {
+        try await ledger.submitMessage(Array(try Self.message(event, fields)), to: topic, payer: payer)
+    }
+
+    /// The message of one event: the fields and `"evt"`, as canonical (sorted-key) JSON.
+    public static func message(_ event: String, _ fields: [String: AuditValue]) throws -> Data {
         var object = fields
         object["evt"] = .string(event)
-        try await ledger.submitMessage(Array(try CanonicalJSON.encode(object)), to: topic, payer: payer)
+        return try CanonicalJSON.encode(object)
     }
 }
 

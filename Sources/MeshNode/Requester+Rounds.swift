@@ -150,18 +150,32 @@ extension Requester {
         if let started, let slowest {
             metrics.set(.roundOverheadSeconds, finished.timeIntervalSince(started) - slowest, ["job": id])
         }
-        try await audit(spec).record("round_finished", ["job": .string(id), "round": .int(Int64(round)),
+        try audit(spec, "round_finished", ["job": .string(id), "round": .int(Int64(round)),
                                                         "accuracy": .double(accuracy), "updates": .int(Int64(updates.count)),
                                                         "digest": .string(Weights.sha256Hex(data))])
         logger.info("round finished", metadata: ["job": "\(id)", "round": "\(round + 1)/\(spec.rounds)",
                                                  "accuracy": "\(String(format: "%.4f", accuracy))"])
         if last {
             roundStates[id] = nil
-            let refund = try await ledger.escrow(job: id)
-            try await ledger.refundEscrow(job: id, owner: account)
-            try await audit(spec).record("job_finished", ["job": .string(id), "refunded": .int(refund.map { $0.locked - $0.released } ?? 0)])
-            jobs[id]?.status = .done
+            try await finishJob(id)
         }
+    }
+
+    /// Settles a job whose last round is recorded: refunds what the escrow
+    /// has left, waits until every audit event is on the ledger, and only then
+    /// marks the job done (a crash anywhere before repeats what is missing).
+    func finishJob(_ id: String) async throws {
+        guard let spec = jobs[id]?.spec, jobs[id]?.status != .done, !finishing.contains(id) else { return }
+        finishing.insert(id)
+        defer { finishing.remove(id) }
+        if let escrow = try await ledger.escrow(job: id), escrow.isOpen {
+            try await ledger.refundEscrow(job: id, owner: account)
+            try audit(spec, "job_finished", ["job": .string(id), "refunded": .int(escrow.available)])
+        }
+        try await flushAudit()
+        try store.markDone(job: id)
+        jobs[id]?.status = .done
+        logger.info("job done", metadata: ["job": "\(id)"])
     }
 
     /// Accuracy and loss of `weights` on the job's validation split, off the actor.

@@ -52,6 +52,12 @@ public actor Requester {
     var loop: Task<Void, Never>?
     /// Validators re-execution may be handed to (Requester+Delegate.swift).
     var delegation = Delegation()
+    /// The task sending the audit outbox to the ledger, while it runs (Requester+Audit.swift).
+    var auditSender: Task<Void, Never>?
+    /// Topics whose first waiting event was checked against the ledger since this node started.
+    var auditTopicsChecked: Set<String> = []
+    /// Jobs whose escrow is being settled (finishJob).
+    var finishing: Set<String> = []
 
     public init(host: Libp2p.Host, identity: PrivateKey, directory: NodeDirectory, storage: JobStorage, ledger: any NodeLedger,
                 account: LedgerOperator, pubsub: GossipsubService?, logger: Logger, metrics: NodeMetrics = NodeMetrics(role: .requester),
@@ -91,6 +97,7 @@ public actor Requester {
 
     public func stop() {
         loop?.cancel()
+        auditSender?.cancel()
     }
 
     // MARK: Maintenance
@@ -110,12 +117,15 @@ public actor Requester {
                     metrics.add(.leasesExpired, Double(reopened.count), ["job": id])
                     for shard in reopened {
                         logger.info("lease expired; task reopened", metadata: ["job": "\(id)", "shard": "\(shard)"])
-                        try? await audit(record.spec).record("lease_expired", ["job": .string(id), "round": .int(Int64(record.board.round)), "shard": .int(Int64(shard))])
+                        try? audit(record.spec, "lease_expired", ["job": .string(id), "round": .int(Int64(record.board.round)), "shard": .int(Int64(shard))])
                     }
                 }
                 if record.board.isRoundComplete { try await finishRound(id) }
+                // A finished board whose job is not done yet: a crash came between the last round and settling the escrow.
+                if record.board.isFinished { try await finishJob(id) }
                 if announce { await self.announce(record) }
             }
+            sendAudit()
         } catch {
             logger.error("requester maintenance failed: \(error)")
         }
@@ -134,7 +144,7 @@ public actor Requester {
             record.spec = spec
             record.status = .running
             try store.updateSigned(job: spec.id, record.signed, status: .running)
-            try await audit(spec).record("job_started", ["job": .string(spec.id), "requester": .string(spec.requester)])
+            try audit(spec, "job_started", ["job": .string(spec.id), "requester": .string(spec.requester)])
         } else {
             record.board.recoverAfterRestart()
         }
@@ -156,10 +166,6 @@ public actor Requester {
     func announce(_ record: RequesterStore.JobRecord) async {
         guard let pubsub, let payload = try? CanonicalJSON.encode(record.signed) else { return }
         await pubsub.publish(Self.jobsTopic, Array(payload))
-    }
-
-    func audit(_ spec: JobSpec) throws -> AuditLog {
-        AuditLog(ledger: ledger, topic: try TopicID(parsing: spec.auditTopic), payer: account)
     }
 
     // MARK: Requests
@@ -226,7 +232,7 @@ public actor Requester {
             if fresh {
                 metrics.add(.tasksLeased, 1, ["job": claim.job])
                 logger.debug("task leased", metadata: ["job": "\(claim.job)", "round": "\(round)", "shard": "\(shard)", "trainer": "\(trainer)"])
-                try await audit(record.spec).record("task_leased", ["job": .string(claim.job), "round": .int(Int64(round)), "shard": .int(Int64(shard)),
+                try audit(record.spec, "task_leased", ["job": .string(claim.job), "round": .int(Int64(round)), "shard": .int(Int64(shard)),
                                                                     "trainer": .string(trainer), "lease": .string(holder.lease)])
             }
             return .lease(lease)
@@ -304,12 +310,12 @@ public actor Requester {
             fields["reexecuted"] = .bool(reexecuted)
             fields["verifiedBy"] = .string(verifiedBy)
             fields["digest"] = .string(receipt.weightsDigest)
-            try await audit(spec).record("result_accepted", fields)
-            try await pay(update)
+            try audit(spec, "result_accepted", fields)
             if record.board.isRoundComplete {
-                // Answer the last trainer now: it should be claiming the next round's task, not waiting for aggregation.
+                // Aggregate while this payment goes through, and answer the last trainer without waiting for aggregation.
                 Task { [weak self] in await self?.finishRoundLogged(spec.id) }
             }
+            try await pay(update)
             return .accepted(paid: spec.rewardPerTask)
         case .reject(let reason):
             record.board.settle(shard: receipt.shard, lease: receipt.lease, accepted: false)
@@ -320,7 +326,7 @@ public actor Requester {
             metrics.add(.resultsRejected, 1, ["job": spec.id])
             var fields = taskFields
             fields["reason"] = .string(reason)
-            try await audit(spec).record("result_rejected", fields)
+            try audit(spec, "result_rejected", fields)
             logger.warning("result rejected", metadata: ["trainer": "\(receipt.trainer)", "reason": "\(reason)"])
             return .rejected(reason: reason, slashed: false)
         case .fraud(let reason, let evidence, let verifiedBy, let validatorVerdict):
@@ -344,7 +350,7 @@ public actor Requester {
             fields["evidence"] = .string(cid.description)
             fields["slashed"] = .int(slashable)
             fields["verifiedBy"] = .string(verifiedBy)
-            try await audit(spec).record("trainer_slashed", fields)
+            try audit(spec, "trainer_slashed", fields)
             logger.warning("fraud proven; trainer slashed", metadata: ["trainer": "\(receipt.trainer)", "evidence": "\(cid)"])
             return .rejected(reason: reason, slashed: slashable > 0)
         }

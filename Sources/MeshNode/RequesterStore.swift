@@ -80,6 +80,14 @@ public final class RequesterStore: Sendable {
                 )
                 """)
         }
+        migrator.registerMigration("v6-audit-outbox") { db in
+            // Audit events wait in the outbox, in order, until the ledger has them (Requester+Audit.swift);
+            // audit_topics keeps the sequence number of the last one each topic took.
+            try db.execute(sql: """
+                CREATE TABLE audit_outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, message BLOB NOT NULL);
+                CREATE TABLE audit_topics (topic TEXT PRIMARY KEY, sequence INTEGER NOT NULL);
+                """)
+        }
         return migrator
     }
 
@@ -281,23 +289,28 @@ public final class RequesterStore: Sendable {
         }
     }
 
-    /// Records a finished round and the board of the next one, atomically.
+    /// Records the last round and the finished board, atomically (``markDone(job:)`` follows once the escrow is settled).
     public func finishRound(job: String, round: Int, accuracy: Double, loss: Double, board: TaskBoard,
                             started: Date? = nil, slowestTraining: Double? = nil) throws {
         try write { db in
             try db.execute(sql: """
                 INSERT OR REPLACE INTO rounds (job, round, accuracy, loss, finished, started, train_seconds) VALUES (?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [job, round, accuracy, loss, Date().timeIntervalSince1970, started?.timeIntervalSince1970, slowestTraining])
-            try Self.saveBoard(db, job: job, board, status: board.isFinished ? .done : nil)
+            try Self.saveBoard(db, job: job, board, status: nil)
         }
     }
 
-    /// Moves the job to the next round (or marks it done) before the finished round is evaluated:
-    /// trainers start on the new global weights while ``recordRound(job:round:accuracy:loss:started:slowestTraining:)`` waits for the evaluation.
-    /// `global` is the new round's weights (nil after the last round).
+    /// Marks a job done: its last round is recorded, its escrow refunded and its audit events on the ledger.
+    public func markDone(job: String) throws {
+        try write { db in try db.execute(sql: "UPDATE jobs SET status = ? WHERE id = ?", arguments: [JobStatus.done.rawValue, job]) }
+    }
+
+    /// Moves the job to the next round before the finished round is evaluated: trainers start on the
+    /// new global weights while ``recordRound(job:round:accuracy:loss:started:slowestTraining:)`` waits for the evaluation.
+    /// `global` is the new round's weights.
     public func advanceRound(job: String, board: TaskBoard, global: Data? = nil) throws {
         try write { db in
-            try Self.saveBoard(db, job: job, board, status: board.isFinished ? .done : nil)
+            try Self.saveBoard(db, job: job, board, status: nil)
             if let global {
                 try db.execute(sql: "INSERT OR REPLACE INTO globals (job, round, weights) VALUES (?, ?, ?)", arguments: [job, board.round, global])
             }
@@ -333,6 +346,44 @@ public final class RequesterStore: Sendable {
     }
 
     // MARK: Plumbing
+
+    // MARK: Audit outbox
+
+    /// An audit event waiting for the ledger.
+    public struct PendingAudit: Sendable, Hashable {
+        public var id: Int64
+        public var topic: String
+        public var message: Data
+    }
+
+    /// Queues an audit event behind the ones already waiting.
+    public func enqueueAudit(topic: String, message: Data) throws {
+        try write { db in try db.execute(sql: "INSERT INTO audit_outbox (topic, message) VALUES (?, ?)", arguments: [topic, message]) }
+    }
+
+    /// The oldest waiting audit events, in the order they were queued.
+    public func pendingAudit(limit: Int) throws -> [PendingAudit] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT id, topic, message FROM audit_outbox ORDER BY id LIMIT ?", arguments: [limit]).map {
+                PendingAudit(id: $0["id"], topic: $0["topic"], message: $0["message"])
+            }
+        }
+    }
+
+    /// The ledger took event `id` as message `sequence` of its topic.
+    public func auditSent(_ id: Int64, topic: String, sequence: Int64?) throws {
+        try write { db in
+            try db.execute(sql: "DELETE FROM audit_outbox WHERE id = ?", arguments: [id])
+            if let sequence {
+                try db.execute(sql: "INSERT OR REPLACE INTO audit_topics (topic, sequence) VALUES (?, ?)", arguments: [topic, sequence])
+            }
+        }
+    }
+
+    /// The sequence number of the last audit event `topic` took from this node, if any.
+    public func lastAuditSequence(topic: String) throws -> Int64? {
+        try read { db in try Int64.fetchOne(db, sql: "SELECT sequence FROM audit_topics WHERE topic = ?", arguments: [topic]) }
+    }
 
     func write<T>(_ body: (Database) throws -> T) throws -> T {
         do { return try pool.write(body) } catch let error as NodeError { throw error } catch {
