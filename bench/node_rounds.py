@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import tempfile
 import time
@@ -60,16 +61,23 @@ def round_overhead(context, trainers=8, rounds=6, samples_per_shard=250):
                               "--reward", "10", "--verify-probability", "0", "--threads", "1"],
                              capture_output=True, text=True, check=True, timeout=300).stdout.strip()
         cpu_start = [cpu_seconds(p) or 0 for p in processes]
+        # Poll the requester's node.sqlite read-only (WAL readers do not block it) rather than spawning
+        # `meshfl status` processes, which would take CPU from the rounds being measured.
         deadline = time.time() + 600
-        status = {}
-        while time.time() < deadline:
-            status = json.loads(subprocess.run([binary, "status", job, "--data-dir", os.path.join(work, "req"), "--json"],
-                                               capture_output=True, text=True, check=True, timeout=60).stdout)
-            if status["status"] == "done":
-                break
-            time.sleep(1)  # each poll is a process; poll slowly so it does not take CPU from the rounds
-        if status.get("status") != "done":
+        done = False
+        state = sqlite3.connect(f"file:{os.path.join(work, 'req', 'node.sqlite')}?mode=ro", uri=True, timeout=5)
+        try:
+            while time.time() < deadline and not done:
+                row = state.execute("SELECT status FROM jobs WHERE id = ?", (job,)).fetchone()
+                done = row is not None and row[0] == "done"
+                if not done:
+                    time.sleep(0.5)
+        finally:
+            state.close()
+        if not done:
             raise SystemExit(f"bench: round-overhead job did not finish; logs in {work}")
+        status = json.loads(subprocess.run([binary, "status", job, "--data-dir", os.path.join(work, "req"), "--json"],
+                                           capture_output=True, text=True, check=True, timeout=60).stdout)
         cpu = [(cpu_seconds(p) or 0) - start for p, start in zip(processes, cpu_start)]
         times = [r for r in status["roundTimes"] if r.get("overhead") is not None]
         # A trainer's first two results are always re-executed: rounds 1-2 carry that cost; report the steady state.

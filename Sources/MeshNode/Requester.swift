@@ -58,6 +58,10 @@ public actor Requester {
     var auditTopicsChecked: Set<String> = []
     /// Jobs whose escrow is being settled (finishJob).
     var finishing: Set<String> = []
+    /// When each trainer account's stake was last read, and what it was.
+    var stakeChecks: [String: (at: Double, staked: Int64)] = [:]
+    /// How long a stake read stays good for claims.
+    static let stakeRecheckSeconds = 5.0
 
     public init(host: Libp2p.Host, identity: PrivateKey, directory: NodeDirectory, storage: JobStorage, ledger: any NodeLedger,
                 account: LedgerOperator, pubsub: GossipsubService?, logger: Logger, metrics: NodeMetrics = NodeMetrics(role: .requester),
@@ -194,9 +198,14 @@ public actor Requester {
         guard let minimumStake = jobs[claim.job]?.spec.minimumStake else { return .finished(reason: "no running job \(claim.job) here") }
         let trainer = peer.description
         let account = try AccountID(parsing: claim.account)
-        let stake = try await ledger.stake(of: account)
-        guard stake.staked >= minimumStake else {
-            return .wait(seconds: 5, reason: "account \(account) stakes \(stake.staked) tinybars; the job needs \(minimumStake)")
+        // A stake seen sufficient is trusted for a few seconds: not a ledger read per claim.
+        let recent = stakeChecks[claim.account].map { now() - $0.at < Self.stakeRecheckSeconds && $0.staked >= minimumStake } ?? false
+        if !recent {
+            let stake = try await ledger.stake(of: account)
+            guard stake.staked >= minimumStake else {
+                return .wait(seconds: 5, reason: "account \(account) stakes \(stake.staked) tinybars; the job needs \(minimumStake)")
+            }
+            stakeChecks[claim.account] = (at: now(), staked: stake.staked)
         }
         // Read the board only now: the actor may have run other requests during the await.
         for attempt in 0..<2 {
