@@ -69,6 +69,8 @@ public actor Host {
     private var isShutDown = false
     private var pendingInbound = 0
     private var idleTask: Task<Void, Never>?
+    /// The last signed peer record sent in identify, reused while the addresses it names stay the same.
+    var signedPeerRecord: (addresses: [Multiaddr], envelope: [UInt8])?
 
     /// A host with `identity`; call ``listen(on:)`` to accept connections.
     public init(identity: PrivateKey, configuration: Configuration = .init(), logger: Logger = Logger(label: "meshfl.libp2p")) {

@@ -77,10 +77,19 @@ extension Host {
         m.observedAddress = observed
         m.protocolVersion = configuration.protocolVersion
         m.agentVersion = configuration.agentVersion
-        // The sequence number is the signing time in microseconds, so a later record always wins.
-        let seq = UInt64(max(0, Date().timeIntervalSince1970 * 1_000_000))
-        m.signedPeerRecord = SignedPeerRecord(peer: peerID, seq: seq, addresses: m.listenAddresses).sealed(with: identity)
+        m.signedPeerRecord = signedPeerRecord(for: m.listenAddresses)
         return m
+    }
+
+    /// This host's signed peer record for `addresses`: signed again only when they change (an Ed25519
+    /// signature per identify would cost every new connection). The sequence number is the signing
+    /// time in microseconds, so a later record always wins.
+    func signedPeerRecord(for addresses: [Multiaddr]) -> [UInt8] {
+        if let cached = signedPeerRecord, cached.addresses == addresses { return cached.envelope }
+        let seq = UInt64(max(0, Date().timeIntervalSince1970 * 1_000_000))
+        let envelope = SignedPeerRecord(peer: peerID, seq: seq, addresses: addresses).sealed(with: identity)
+        signedPeerRecord = (addresses, envelope)
+        return envelope
     }
 
     /// Wildcard listen addresses are not dialable; advertise loopback instead.
