@@ -87,6 +87,7 @@ let package = Package(
             name: "Gossipsub",
             dependencies: [
                 "Libp2p",
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings

@@ -1,4 +1,5 @@
 public import Libp2p
+import NIOCore
 
 /// Runs a ``GossipsubStateMachine`` on a libp2p ``Host``: serves `/meshsub/1.1.0`, `/meshsub/1.0.0` and
 /// `/floodsub/1.0.0`, opens one outbound pubsub stream per connected peer, beats the heartbeat, and
@@ -116,9 +117,10 @@ public actor GossipsubService {
         for action in actions {
             switch action {
             case .send(let rpc, let peer):
-                var writer = writers[peer] ?? Writer(queue: OutboundQueue(capacity: router.configuration.maxOutboundQueue))
-                writer.queue.enqueue(rpc)
-                writers[peer] = writer
+                // Enqueue in place: a copy of the writer would share the queue's storage, and the append
+                // would then copy every queued RPC (quadratic in the queue length under load).
+                writers[peer, default: Writer(queue: OutboundQueue(capacity: router.configuration.maxOutboundQueue))]
+                    .queue.enqueue(rpc)
                 flushSoon(peer)
             case .deliver(let message, _, _):
                 for continuation in (subscribers[message.topic] ?? [:]).values { continuation.yield(message) }
@@ -171,20 +173,43 @@ public actor GossipsubService {
         ensurePeer(peer, proto: proto, outbound: false)
         if writers[peer]?.stream == nil { openOutboundSoon(peer) }
         let limits = router.configuration.limits
+        var pending = ByteBuffer()
         do {
-            while let bytes = try await stream.readLengthPrefixed(maxLength: limits.maxRPCSize) {
-                let rpc = try PubsubRPC(protobuf: bytes, limits: limits)
-                handle(.rpc(rpc, from: peer))
+            // Every RPC that arrived in one read is decoded and handled in this actor turn: no hop back to
+            // the connection per RPC, and the sends they cause are queued together before the flushes run.
+            while var chunk = try await stream.read() {
+                pending.writeBuffer(&chunk)
+                while let frame = try Self.nextFrame(&pending, maxLength: limits.maxRPCSize) {
+                    handle(.rpc(try PubsubRPC(protobuf: Array(frame.readableBytesView), limits: limits), from: peer))
+                }
+                pending.discardReadBytes()
             }
+            if pending.readableBytes > 0 { await stream.reset() }
         } catch {
             await stream.reset()
         }
     }
 
+    /// The next whole uvarint-length-prefixed frame at the reader index of `buffer`, or `nil` (and the
+    /// reader index unmoved) until all of it has arrived.
+    ///
+    /// - Throws: ``GossipsubError/Code/tooLarge`` for a frame longer than `maxLength`.
+    static func nextFrame(_ buffer: inout ByteBuffer, maxLength: Int) throws -> ByteBuffer? {
+        let start = buffer.readerIndex
+        guard let length = try UVarint.read(from: &buffer) else { return nil }
+        guard length <= UInt64(maxLength) else {
+            throw GossipsubError(.tooLarge, "RPC of \(length) bytes exceeds the \(maxLength)-byte limit")
+        }
+        guard let frame = buffer.readSlice(length: Int(length)) else {
+            buffer.moveReaderIndex(to: start)
+            return nil
+        }
+        return frame
+    }
+
     func flushSoon(_ peer: PeerID) {
-        guard var writer = writers[peer], writer.stream != nil, !writer.flushing, writer.queue.count > 0 else { return }
-        writer.flushing = true
-        writers[peer] = writer
+        guard let writer = writers[peer], writer.stream != nil, !writer.flushing, writer.queue.count > 0 else { return }
+        writers[peer]?.flushing = true
         Task { await self.flush(peer) }
     }
 

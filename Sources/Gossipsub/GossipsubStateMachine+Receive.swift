@@ -73,8 +73,8 @@ extension GossipsubStateMachine {
             recipients.insert(subscriber)
         }
         recipients.remove(peer)
-        if let author = message.from, let authorID = try? PeerID(bytes: author) { recipients.remove(authorID) }
-        for target in recipients.sorted() { send(target) { $0.messages.append(message) } }
+        // Not back to the author: compare the binary ids rather than parsing `from` for every message.
+        for target in recipients.sorted() where target.bytes != message.from { send(target) { $0.messages.append(message) } }
     }
 
     // MARK: Control

@@ -21,6 +21,13 @@ public struct PeerID: Hashable, Sendable, CustomStringConvertible, Comparable {
     /// The multihash bytes (the binary peer id, as in multiaddr `/p2p/` and identify).
     public let bytes: [UInt8]
 
+    /// Hashes the bytes in one call (the synthesized form feeds the hasher byte by byte, and peer ids key
+    /// the dictionaries of every router and connection table).
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(bytes.count)
+        bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
+    }
+
     /// The peer id of `publicKey`.
     public init(publicKey: PublicKey) {
         let encoded = publicKey.protobufBytes
