@@ -4,7 +4,7 @@ import Gossipsub
 import Libp2p
 import NIOCore
 
-/// Gossipsub on N Swift hosts on 127.0.0.1: delivery ratio and latency at a paced publish rate, then
+/// Gossipsub on N Swift hosts on 127.0.0.1: delivery ratio and latency at steady publish rates, then
 /// the rate at which a burst of messages reaches every subscriber.
 struct PubsubBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -12,22 +12,24 @@ struct PubsubBench: AsyncParsableCommand {
         abstract: "Gossipsub delivery, latency and messages/s on N Swift hosts on 127.0.0.1.",
         discussion: """
             Every host subscribes to one topic; host i dials --degree random earlier hosts. Once the meshes \
-            formed, --messages messages are published round-robin from all hosts at --rate per second (latency: \
-            publish to arrival at each other subscriber), then --burst messages back to back (messages/s: until \
+            formed, for each --rate, --messages messages are published round-robin from all hosts at that many \
+            per second (latency: publish to arrival at each other subscriber, and the CPU the process used), \
+            then --burst messages back to back (messages/s: until \
             the last subscriber has the last one).
             """)
 
     @Option(help: "Hosts.") var nodes: Int = 30
     @Option(help: "Connections each new host dials to earlier hosts.") var degree: Int = 4
-    @Option(help: "Messages published at the paced rate.") var messages: Int = 1000
-    @Option(help: "Paced publish rate, messages per second over all publishers.") var rate: Double = 200
+    @Option(help: "Messages published at each paced rate.") var messages: Int = 1000
+    @Option(name: .customLong("rate"), help: "Paced publish rate, messages per second over all publishers (repeat for a sweep).")
+    var rates: [Double] = [50]
     @Option(help: "Messages published back to back for the throughput figure.") var burst: Int = 2000
     @Option(help: "Payload bytes per message (at least 16).") var size: Int = 256
     @Option(help: "Heartbeat interval in milliseconds.") var heartbeatMs: Int = 1000
 
     func validate() throws {
         guard nodes >= 2 else { throw ValidationError("--nodes must be at least 2") }
-        guard degree >= 1, messages >= 0, burst >= 0, rate > 0 else {
+        guard degree >= 1, messages >= 0, burst >= 0, !rates.isEmpty, rates.allSatisfy({ $0 > 0 }) else {
             throw ValidationError("--degree and --rate must be positive, --messages and --burst not negative")
         }
         guard size >= 16 else { throw ValidationError("--size must be at least 16 (index and timestamp)") }
@@ -89,29 +91,54 @@ struct PubsubBench: AsyncParsableCommand {
             return Array(buffer.readableBytesView)
         }
 
-        // Paced phase: latency and delivery.
-        let pacedStart = clock.now
-        for id in 0..<messages {
-            let due = pacedStart + .seconds(Double(id) / rate)
-            if clock.now < due { try await Task.sleep(until: due, clock: clock) }
-            await log.published(id, by: id % nodes)
-            await hosts[id % nodes].pubsub.publish(Self.topic, payload(id))
+        // Paced phases, one per --rate: latency and delivery at a steady offered load. A latency measured
+        // above the rate the machine sustains is queueing time that grows with the run, so the rates are
+        // reported side by side with the CPU they took.
+        var paced: [[String: Any]] = []
+        var nextID = 0
+        for rate in rates {
+            let ids = nextID..<(nextID + messages)
+            nextID += messages
+            let start = clock.now
+            let cpuStart = BenchSupport.cpuSeconds()
+            for (n, id) in ids.enumerated() {
+                let due = start + .seconds(Double(n) / rate)
+                if clock.now < due { try await Task.sleep(until: due, clock: clock) }
+                await log.published(id, by: id % nodes)
+                await hosts[id % nodes].pubsub.publish(Self.topic, payload(id))
+            }
+            let publishSeconds = BenchSupport.seconds(clock.now - start)
+            _ = await BenchSupport.eventually(.seconds(10)) { await log.delivered(ids) == messages * (nodes - 1) }
+            let cpu = BenchSupport.cpuSeconds() - cpuStart
+            let seconds = BenchSupport.seconds(clock.now - start)
+            let delivered = await log.delivered(ids)
+            let latencies = await log.latencies(ids).map { BenchSupport.seconds($0) * 1e3 }
+            paced.append([
+                "rate": rate, "messages": messages, "publish_seconds": publishSeconds,
+                "achieved_rate": Double(messages) / max(publishSeconds, 1e-9),
+                "delivery_ratio": messages == 0 ? 1 : Double(delivered) / Double(messages * (nodes - 1)),
+                "latency_p50_ms": BenchSupport.percentile(latencies, 0.5),
+                "latency_p99_ms": BenchSupport.percentile(latencies, 0.99),
+                "latency_max_ms": latencies.max() ?? 0, "latency_mean_ms": BenchSupport.mean(latencies),
+                "cpu_seconds": cpu, "cpu_cores": cpu / max(seconds, 1e-9),
+            ])
+            BenchSupport.log("\(rate) msg/s: p99 \(BenchSupport.round(BenchSupport.percentile(latencies, 0.99), 2)) ms")
+            try await Task.sleep(for: .milliseconds(2 * heartbeatMs))  // let the last phase's gossip die down
         }
-        _ = await BenchSupport.eventually(.seconds(10)) { await log.delivered(0..<messages) == messages * (nodes - 1) }
-        let pacedDelivered = await log.delivered(0..<messages)
-        let latencies = await log.latencies(0..<messages).map { BenchSupport.seconds($0) * 1e3 }
 
         // Burst phase: messages/s until every subscriber has every message.
-        let burstIDs = messages..<(messages + burst)
+        let burstIDs = nextID..<(nextID + burst)
         let burstStart = clock.now
+        let burstCPUStart = BenchSupport.cpuSeconds()
         for id in burstIDs {
             await log.published(id, by: id % nodes)
             await hosts[id % nodes].pubsub.publish(Self.topic, payload(id))
         }
         _ = await BenchSupport.eventually(.seconds(60)) { await log.delivered(burstIDs) == burst * (nodes - 1) }
         let burstDelivered = await log.delivered(burstIDs)
+        let burstCPU = BenchSupport.cpuSeconds() - burstCPUStart
         let lastArrival = await log.lastArrival(burstIDs)
-        let burstSeconds = BenchSupport.seconds((origin + lastArrival) - burstStart)
+        let burstSeconds = burst == 0 ? 0 : BenchSupport.seconds((origin + lastArrival) - burstStart)
 
         for task in receivers { task.cancel() }
         for node in hosts {
@@ -121,10 +148,8 @@ struct PubsubBench: AsyncParsableCommand {
         try BenchSupport.printJSON([
             "nodes": nodes, "degree": degree, "heartbeat_ms": heartbeatMs, "size": size,
             "mean_mesh_size": BenchSupport.mean(meshSizes),
-            "paced_messages": messages, "paced_rate": rate,
-            "paced_delivery_ratio": messages == 0 ? 1 : Double(pacedDelivered) / Double(messages * (nodes - 1)),
-            "latency_p50_ms": BenchSupport.percentile(latencies, 0.5), "latency_p99_ms": BenchSupport.percentile(latencies, 0.99),
-            "latency_max_ms": latencies.max() ?? 0, "latency_mean_ms": BenchSupport.mean(latencies),
+            "paced": paced,
+            "burst_cpu_seconds": burstCPU,
             "burst_messages": burst,
             "burst_delivery_ratio": burst == 0 ? 1 : Double(burstDelivered) / Double(burst * (nodes - 1)),
             "burst_seconds": burstSeconds,
