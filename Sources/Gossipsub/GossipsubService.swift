@@ -224,11 +224,23 @@ public actor GossipsubService {
                 batch += bytes
             }
             do { try await stream.write(batch) } catch {
+                // The stream failed (the remote reset it, or the connection went). Until now the peer stayed
+                // in the mesh with no stream, and everything routed to it was queued until dropped. While
+                // the connection is up and the peer is still ours, open a new stream; the batch is lost.
                 writers[peer]?.stream = nil
-                break
+                writers[peer]?.flushing = false
+                Task { await self.reopenOutbound(peer) }
+                return
             }
         }
         writers[peer]?.flushing = false
+    }
+
+    /// Opens a new outbound stream to `peer` after the last one failed, if it is still connected and a
+    /// router peer (a disconnected peer is removed through the host's `.disconnected` event instead).
+    func reopenOutbound(_ peer: PeerID) async {
+        guard added.contains(peer), writers[peer] != nil, await host.existingConnection(to: peer) != nil else { return }
+        await openOutbound(peer)
     }
 
     /// Bytes of queued RPCs coalesced into one write at most.

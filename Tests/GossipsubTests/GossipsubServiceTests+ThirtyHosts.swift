@@ -2,11 +2,14 @@ import Testing
 import Libp2p
 @testable import Gossipsub
 
-/// What each subscriber of the 30-host test received, by payload text.
+/// What each subscriber of a multi-host test received, by payload text.
 actor Arrivals {
     private var received: [Int: Set<String>] = [:]
 
     func record(_ node: Int, _ text: String) { received[node, default: []].insert(text) }
+
+    /// Everything `node` received.
+    func received(_ node: Int) -> Set<String> { received[node] ?? [] }
 
     /// The payloads of `expected` that `node` has not received.
     func missing(_ node: Int, of expected: Set<String>) -> Set<String> {

@@ -85,3 +85,37 @@ struct GossipsubServiceTests {
         }
     }
 }
+
+extension GossipsubServiceTests {
+    @Test func aResetOutboundStreamIsReopenedWhileTheConnectionLasts() async throws {
+        let a = try await Self.node(40)
+        let b = try await Self.node(41)
+        let stream = await b.pubsub.subscribe(Self.topic)
+        _ = await a.pubsub.subscribe(Self.topic)
+        _ = try await a.host.connect(to: await b.host.fullAddresses[0])
+        let meshed = await Self.eventually {
+            let (aMesh, bMesh) = (await a.pubsub.meshPeers(Self.topic), await b.pubsub.meshPeers(Self.topic))
+            return aMesh.contains(b.host.peerID) && bMesh.contains(a.host.peerID)
+        }
+        #expect(meshed)
+        // Reset A's outbound pubsub stream under it; the connection stays up.
+        let outbound = try #require(await a.pubsub.writers[b.host.peerID]?.stream)
+        await outbound.reset()
+        // The first publish after the reset finds the stream failed; later ones must go out on a new stream.
+        let arrivals = Arrivals()
+        let reader = Task { for await message in stream { await arrivals.record(1, String(decoding: message.data, as: UTF8.self)) } }
+        var published = 0
+        let delivered = await Self.eventually(.seconds(5)) {
+            await a.pubsub.publish(Self.topic, Array("after reset \(published)".utf8))
+            published += 1
+            return await !arrivals.received(1).isEmpty
+        }
+        reader.cancel()
+        #expect(delivered, "B received one of the \(published) messages A published after its stream was reset")
+        #expect(await a.host.existingConnection(to: b.host.peerID) != nil, "one connection throughout")
+        for node in [a, b] {
+            await node.pubsub.stop()
+            await node.host.shutdown()
+        }
+    }
+}
