@@ -171,6 +171,10 @@ public actor KademliaService {
         let (results, continuation) = AsyncStream<(PeerID, KadMessage?)>.makeStream()
         var iterator = results.makeAsyncIterator()
         var replies: [KadMessage] = []
+        // One timer per query; those still sleeping when the lookup ends are cancelled rather than left to
+        // fire into a finished stream (a quorum get ends long before its queries' timeouts).
+        var timers: [Task<Void, Never>] = []
+        defer { for timer in timers { timer.cancel() } }
         var actions = lookup.next(now: now)
         while true {
             for action in actions {
@@ -181,10 +185,10 @@ public actor KademliaService {
                 case .query(let peer):
                     let timeout = queryTimeout
                     Task { continuation.yield((peer, try? await self.request(peer, message))) }
-                    Task {
-                        try? await Task.sleep(for: timeout)
+                    timers.append(Task {
+                        guard (try? await Task.sleep(for: timeout)) != nil else { return }
                         continuation.yield((peer, nil))
-                    }
+                    })
                 }
             }
             guard let (peer, reply) = await iterator.next() else { return ([], replies) }
