@@ -31,18 +31,23 @@ public final class Activation: Layer {
     }
 
     public func forward(_ input: Tensor, training: Bool) -> Tensor {
-        var y = input
-        y.withUnsafeMutableBufferPointer { all in
-          Parallel.forEachChunk(of: all.count, minimumWork: all.count * 4) { chunk in
-            let v = UnsafeMutableBufferPointer(rebasing: all[chunk])
-            switch kind {
-            case .relu: for i in 0..<v.count where !(v[i] > 0) { v[i] = 0 }
-            case .tanh: for i in 0..<v.count { v[i] = tanhf(v[i]) }
-            case .sigmoid: for i in 0..<v.count { v[i] = 1 / (1 + expf(-v[i])) }
-            case .gelu: for i in 0..<v.count { v[i] = 0.5 * v[i] * (1 + erff(v[i] * 0.70710678118654752)) }
+        // Out of place into fresh memory: one read and one write per element
+        // (mutating a copy of `input` would first copy it whole).
+        let kind = kind
+        let y = Tensor(shape: input.shape, unsafeUninitializedScalars: { out in
+            input.withUnsafeBufferPointer { x in
+                Parallel.forEachChunk(of: out.count, minimumWork: out.count * 4) { chunk in
+                    guard !chunk.isEmpty else { return }
+                    switch kind {
+                    case .relu: Self.relu(x.baseAddress! + chunk.lowerBound, mask: x.baseAddress! + chunk.lowerBound,
+                                          into: out.baseAddress! + chunk.lowerBound, count: chunk.count)
+                    case .tanh: for i in chunk { out[i] = tanhf(x[i]) }
+                    case .sigmoid: for i in chunk { out[i] = 1 / (1 + expf(-x[i])) }
+                    case .gelu: for i in chunk { out[i] = 0.5 * x[i] * (1 + erff(x[i] * 0.70710678118654752)) }
+                    }
+                }
             }
-          }
-        }
+        })
         if training {
             if kind == .gelu { self.input = input } else { self.output = y }
         }
@@ -50,37 +55,53 @@ public final class Activation: Layer {
     }
 
     public func backward(_ outputGradient: Tensor) -> Tensor {
-        var dx = outputGradient
-        if kind == .relu {
-            output.withUnsafeBufferPointer { y in
-                dx.withUnsafeMutableBufferPointer { d in
-                    Parallel.forEachChunk(of: d.count, minimumWork: d.count * 4) { chunk in
-                        for i in chunk where !(y[i] > 0) { d[i] = 0 }
+        let kind = kind
+        return Tensor(shape: outputGradient.shape, unsafeUninitializedScalars: { dx in
+            outputGradient.withUnsafeBufferPointer { dy in
+                (kind == .gelu ? input : output).withUnsafeBufferPointer { saved in
+                    Parallel.forEachChunk(of: dx.count, minimumWork: dx.count * 4) { chunk in
+                        guard !chunk.isEmpty else { return }
+                        switch kind {
+                        case .relu:
+                            Self.relu(dy.baseAddress! + chunk.lowerBound, mask: saved.baseAddress! + chunk.lowerBound,
+                                      into: dx.baseAddress! + chunk.lowerBound, count: chunk.count)
+                        case .tanh:
+                            for i in chunk { dx[i] = dy[i] * (1 - saved[i] * saved[i]) }
+                        case .sigmoid:
+                            for i in chunk { dx[i] = dy[i] * (saved[i] * (1 - saved[i])) }
+                        case .gelu:
+                            for i in chunk {
+                                let v = saved[i]
+                                let cdf = 0.5 * (1 + erff(v * 0.70710678118654752))
+                                let pdf = expf(-0.5 * v * v) * 0.39894228040143268
+                                dx[i] = dy[i] * (cdf + v * pdf)
+                            }
+                        }
                     }
                 }
             }
-            return dx
+        })
+    }
+}
+
+extension Activation {
+    /// `out[i] = mask[i] > 0 ? values[i] : 0`, eight lanes at a time: ReLU's
+    /// forward (`values` = `mask` = x) and backward (dY masked by the output).
+    static func relu(
+        _ values: UnsafePointer<Float>, mask: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, count: Int
+    ) {
+        let zero = SIMD8<Float>()
+        var i = 0
+        while i + 8 <= count {
+            let v = UnsafeRawPointer(values + i).loadUnaligned(as: SIMD8<Float>.self)
+            let m = UnsafeRawPointer(mask + i).loadUnaligned(as: SIMD8<Float>.self)
+            UnsafeMutableRawPointer(out + i).storeBytes(of: v.replacing(with: 0, where: .!(m .> zero)), as: SIMD8<Float>.self)
+            i += 8
         }
-        dx.withUnsafeMutableBufferPointer { d in
-            switch kind {
-            case .relu:
-                output.withUnsafeBufferPointer { y in for i in 0..<d.count where !(y[i] > 0) { d[i] = 0 } }
-            case .tanh:
-                output.withUnsafeBufferPointer { y in for i in 0..<d.count { d[i] *= 1 - y[i] * y[i] } }
-            case .sigmoid:
-                output.withUnsafeBufferPointer { y in for i in 0..<d.count { d[i] *= y[i] * (1 - y[i]) } }
-            case .gelu:
-                input.withUnsafeBufferPointer { x in
-                    for i in 0..<d.count {
-                        let v = x[i]
-                        let cdf = 0.5 * (1 + erff(v * 0.70710678118654752))
-                        let pdf = expf(-0.5 * v * v) * 0.39894228040143268
-                        d[i] *= cdf + v * pdf
-                    }
-                }
-            }
+        while i < count {
+            out[i] = mask[i] > 0 ? values[i] : 0
+            i += 1
         }
-        return dx
     }
 }
 

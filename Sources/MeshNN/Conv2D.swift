@@ -3,10 +3,18 @@ public import MeshTensor
 /// A 2-D convolution over `[batch, c, h, w]`, as PyTorch's `nn.Conv2d`
 /// (square kernel, equal stride and zero padding on both axes).
 ///
-/// Computed as one GEMM over the whole batch: the input is unfolded into a
-/// `[c·k·k, n·oh·ow]` column matrix (`Im2Col`), multiplied by the weights
-/// `[out, c·k·k]`, and the `[out, n, oh·ow]` result is permuted to
-/// `[n, out, oh, ow]`.
+/// Computed image by image, each image's products on one of ``Parallel``'s
+/// workers: the image is unfolded into a `[c·k·k, oh·ow]` column matrix
+/// (`Im2Col`) that stays in the core's cache, and the weights `[out, c·k·k]`
+/// times it is the image's `[out, oh, ow]` output, already in `[n, out, oh, ow]`
+/// order. Backward unfolds each image again rather than keeping the columns of
+/// the whole batch (for the reference CNN's second layer that would be 40 MB
+/// written and read back per batch).
+///
+/// The weight gradient is summed per group of ``gradientGroup`` images into a
+/// partial of its own, and the partials are added in group order: the result
+/// does not depend on how groups are spread over the workers, so it is
+/// bitwise the same for any worker count.
 public final class Conv2D: Layer {
     /// `[out, in, k, k]`.
     public let weight: Parameter
@@ -16,11 +24,18 @@ public final class Conv2D: Layer {
     public let inChannels: Int, outChannels: Int, kernel: Int, stride: Int, padding: Int
 
     /// Whether `backward` computes the input gradient; false for a first
-    /// layer, whose input gradient nobody reads (saves a GEMM and a fold).
+    /// layer, whose input gradient nobody reads (saves a GEMM and a fold per image).
     public var computesInputGradient = true
 
+    /// Images whose weight gradients are summed into one partial.
+    public static let gradientGroup = 8
+
+    /// The input of the last training forward pass (unfolded again in backward).
+    private var input = Tensor(zeros: [0])
+    /// One column matrix per worker.
     private var columns: [Float] = []
-    private var geometry = ConvGeometry(batch: 0, channels: 0, height: 0, width: 0, kernel: 1)
+    /// Weight and bias gradients per group of images.
+    private var partials: [Float] = []
 
     /// Creates a layer initialised as PyTorch does: uniform in ±1/√(in·k·k).
     public init(
@@ -45,107 +60,155 @@ public final class Conv2D: Layer {
 
     public func forward(_ input: Tensor, training: Bool) -> Tensor {
         precondition(input.rank == 4 && input.shape[1] == inChannels, "Conv2D expects [n, \(inChannels), h, w], got \(input.shape)")
-        let g = ConvGeometry(batch: input.shape[0], channels: inChannels, height: input.shape[2], width: input.shape[3],
-                             kernel: kernel, stride: stride, padding: padding)
-        let patchSize = g.patchSize, patchCount = g.patchCount
-        let spatial = g.outHeight * g.outWidth
-        if columns.count != patchSize * patchCount {
-            columns = [Float](repeating: 0, count: patchSize * patchCount)
-        }
-        input.withUnsafeBufferPointer { x in
-            columns.withUnsafeMutableBufferPointer { cols in
-                Im2Col.unfold(x.baseAddress!, geometry: g, into: cols.baseAddress!)
-            }
-        }
-        geometry = g
-
-        // [out, n·spatial] = W[out, ckk] · cols[ckk, n·spatial]
-        var product = [Float](repeating: 0, count: outChannels * patchCount)
-        weight.value.withUnsafeBufferPointer { w in
-            columns.withUnsafeBufferPointer { cols in
-                product.withUnsafeMutableBufferPointer { out in
-                    BLAS.sgemm(transposeA: false, transposeB: false, m: outChannels, n: patchCount, k: patchSize,
-                               alpha: 1, a: w.baseAddress!, lda: patchSize, b: cols.baseAddress!, ldb: patchCount,
-                               beta: 0, c: out.baseAddress!, ldc: patchCount)
-                }
-            }
-        }
-        // Permute [out, n, spatial] → [n, out, spatial] and add the bias.
-        var output = Tensor(zeros: [g.batch, outChannels, g.outHeight, g.outWidth])
-        let biasValues = bias?.value.scalars
-        product.withUnsafeBufferPointer { src in
-            output.withUnsafeMutableBufferPointer { dst in
-                for o in 0..<outChannels {
-                    let b = biasValues?[o] ?? 0
-                    for n in 0..<g.batch {
-                        let s = src.baseAddress! + (o * g.batch + n) * spatial
-                        let d = dst.baseAddress! + (n * outChannels + o) * spatial
-                        for i in 0..<spatial { d[i] = s[i] + b }
+        let batch = input.shape[0]
+        let g = imageGeometry(input.shape)
+        let patchSize = g.patchSize, spatial = g.patchCount
+        let inPlane = inChannels * g.height * g.width, outPlane = outChannels * spatial
+        let parts = Parallel.partCount(of: batch, minimumWork: batch * outPlane * patchSize)
+        reserveColumns(parts: parts, count: patchSize * spatial)
+        let out = outChannels
+        let output = Tensor(shape: [batch, outChannels, g.outHeight, g.outWidth], unsafeUninitializedScalars: { y in
+            input.withUnsafeBufferPointer { x in
+                weight.value.withUnsafeBufferPointer { w in
+                    withBias { b in
+                        columns.withUnsafeMutableBufferPointer { scratch in
+                            Parallel.forEachPart(of: batch, minimumWork: batch * outPlane * patchSize) { part, images in
+                                let cols = scratch.baseAddress! + part * patchSize * spatial
+                                for image in images {
+                                    Im2Col.unfoldImage(x.baseAddress! + image * inPlane, geometry: g, into: cols)
+                                    let dst = y.baseAddress! + image * outPlane
+                                    // y[out, spatial] = W[out, ckk] · cols[ckk, spatial] (+ bias per row)
+                                    if let b {
+                                        for o in 0..<out {
+                                            let row = dst + o * spatial, value = b[o]
+                                            for i in 0..<spatial { row[i] = value }
+                                        }
+                                    }
+                                    BLAS.sgemm(transposeA: false, transposeB: false, m: out, n: spatial, k: patchSize,
+                                               alpha: 1, a: w.baseAddress!, lda: patchSize, b: cols, ldb: spatial,
+                                               beta: b == nil ? 0 : 1, c: dst, ldc: spatial, parallel: false)
+                                }
+                            }
+                        }
                     }
                 }
             }
-        }
-        if !training { columns = [] }
+        })
+        if training { self.input = input }
         return output
     }
 
     public func backward(_ outputGradient: Tensor) -> Tensor {
-        let g = geometry
-        let patchSize = g.patchSize, patchCount = g.patchCount
-        let spatial = g.outHeight * g.outWidth
-        // Permute dY [n, out, spatial] → [out, n·spatial].
-        var dy = [Float](repeating: 0, count: outChannels * patchCount)
-        outputGradient.withUnsafeBufferPointer { src in
-            dy.withUnsafeMutableBufferPointer { dst in
-                for n in 0..<g.batch {
-                    for o in 0..<outChannels {
-                        let s = src.baseAddress! + (n * outChannels + o) * spatial
-                        let d = dst.baseAddress! + (o * g.batch + n) * spatial
-                        d.update(from: s, count: spatial)
+        let batch = input.shape[0]
+        let g = imageGeometry(input.shape)
+        let patchSize = g.patchSize, spatial = g.patchCount
+        let inPlane = inChannels * g.height * g.width, outPlane = outChannels * spatial
+        let out = outChannels
+        let weightCount = out * patchSize
+        let groupSize = Self.gradientGroup
+        let groups = (batch + groupSize - 1) / groupSize
+        let partialSize = weightCount + out
+        if partials.count < groups * partialSize { partials = [Float](repeating: 0, count: groups * partialSize) }
+        let work = batch * outPlane * patchSize * (computesInputGradient ? 2 : 1)
+        let parts = Parallel.partCount(of: groups, minimumWork: work)
+        reserveColumns(parts: parts, count: patchSize * spatial)
+        let inputGradient = computesInputGradient
+        // Each image's plane is cleared by its worker just before the fold.
+        var dx = Tensor(shape: inputGradient ? input.shape : [0], unsafeUninitializedScalars: { _ in })
+        input.withUnsafeBufferPointer { x in
+            outputGradient.withUnsafeBufferPointer { dy in
+                weight.value.withUnsafeBufferPointer { w in
+                    columns.withUnsafeMutableBufferPointer { scratch in
+                        partials.withUnsafeMutableBufferPointer { partial in
+                            dx.withUnsafeMutableBufferPointer { dxAll in
+                                Parallel.forEachPart(of: groups, minimumWork: work) { part, groupRange in
+                                    let cols = scratch.baseAddress! + part * patchSize * spatial
+                                    for group in groupRange {
+                                        let dw = partial.baseAddress! + group * partialSize
+                                        let db = dw + weightCount
+                                        let images = (group * groupSize)..<min(batch, (group + 1) * groupSize)
+                                        for image in images {
+                                            let first = image == images.lowerBound
+                                            let d = dy.baseAddress! + image * outPlane
+                                            // db[o] (+)= Σ dY[o, :]
+                                            for o in 0..<out {
+                                                let total = Self.sum(d + o * spatial, count: spatial)
+                                                db[o] = first ? total : db[o] + total
+                                            }
+                                            // dW[out, ckk] (+)= dY[out, spatial] · colsᵀ
+                                            Im2Col.unfoldImage(x.baseAddress! + image * inPlane, geometry: g, into: cols)
+                                            BLAS.sgemm(transposeA: false, transposeB: true, m: out, n: patchSize, k: spatial,
+                                                       alpha: 1, a: d, lda: spatial, b: cols, ldb: spatial,
+                                                       beta: first ? 0 : 1, c: dw, ldc: patchSize, parallel: false)
+                                            guard inputGradient else { continue }
+                                            // dCols[ckk, spatial] = Wᵀ · dY, folded into dX (the columns are spent).
+                                            BLAS.sgemm(transposeA: true, transposeB: false, m: patchSize, n: spatial, k: out,
+                                                       alpha: 1, a: w.baseAddress!, lda: patchSize, b: d, ldb: spatial,
+                                                       beta: 0, c: cols, ldc: spatial, parallel: false)
+                                            let dxImage = dxAll.baseAddress! + image * inPlane
+                                            dxImage.update(repeating: 0, count: inPlane)
+                                            Im2Col.foldImage(cols, geometry: g, into: dxImage)
+                                        }
+                                    }
+                                }
+                            }
+                        }
                     }
                 }
             }
         }
-        if let bias {
-            dy.withUnsafeBufferPointer { d in
+        // Add the groups' partials in group order (element ranges are disjoint).
+        partials.withUnsafeBufferPointer { partial in
+            weight.gradient.withUnsafeMutableBufferPointer { dw in
+                Parallel.forEachChunk(of: weightCount, minimumWork: weightCount * groups) { range in
+                    for group in 0..<groups {
+                        let src = partial.baseAddress! + group * partialSize
+                        for i in range { dw[i] += src[i] }
+                    }
+                }
+            }
+            if let bias {
                 bias.gradient.withUnsafeMutableBufferPointer { db in
-                    for o in 0..<outChannels {
-                        var total: Float = 0
-                        let row = d.baseAddress! + o * patchCount
-                        for i in 0..<patchCount { total += row[i] }
-                        db[o] += total
+                    for group in 0..<groups {
+                        let src = partial.baseAddress! + group * partialSize + weightCount
+                        for o in 0..<out { db[o] += src[o] }
                     }
                 }
             }
         }
-        // dW[out, ckk] += dY'[out, n·spatial] · colsᵀ
-        dy.withUnsafeBufferPointer { d in
-            columns.withUnsafeBufferPointer { cols in
-                weight.gradient.withUnsafeMutableBufferPointer { dw in
-                    BLAS.sgemm(transposeA: false, transposeB: true, m: outChannels, n: patchSize, k: patchCount,
-                               alpha: 1, a: d.baseAddress!, lda: patchCount, b: cols.baseAddress!, ldb: patchCount,
-                               beta: 1, c: dw.baseAddress!, ldc: patchSize)
-                }
-            }
+        return dx
+    }
+
+    /// The geometry of one image of a batch of `shape`.
+    private func imageGeometry(_ shape: [Int]) -> ConvGeometry {
+        ConvGeometry(batch: 1, channels: inChannels, height: shape[2], width: shape[3],
+                     kernel: kernel, stride: stride, padding: padding)
+    }
+
+    /// The sum of `count` floats, in eight interleaved partial sums (so the
+    /// loop vectorizes; the order is fixed, so the result is too).
+    private static func sum(_ values: UnsafePointer<Float>, count: Int) -> Float {
+        var lanes = SIMD8<Float>()
+        var i = 0
+        while i + 8 <= count {
+            lanes += UnsafeRawPointer(values + i).loadUnaligned(as: SIMD8<Float>.self)
+            i += 8
         }
-        guard computesInputGradient else { return Tensor(zeros: [0]) }
-        // dCols[ckk, n·spatial] = Wᵀ · dY' ; fold back into dX. The column
-        // buffer is reused for dCols: its forward contents are no longer needed.
-        weight.value.withUnsafeBufferPointer { w in
-            dy.withUnsafeBufferPointer { d in
-                columns.withUnsafeMutableBufferPointer { cols in
-                    BLAS.sgemm(transposeA: true, transposeB: false, m: patchSize, n: patchCount, k: outChannels,
-                               alpha: 1, a: w.baseAddress!, lda: patchSize, b: d.baseAddress!, ldb: patchCount,
-                               beta: 0, c: cols.baseAddress!, ldc: patchCount)
-                }
-            }
+        let quads = lanes.lowHalf + lanes.highHalf, pairs = quads.lowHalf + quads.highHalf
+        var total = pairs[0] + pairs[1]
+        while i < count {
+            total += values[i]
+            i += 1
         }
-        var inputGradient = Tensor(zeros: [g.batch, g.channels, g.height, g.width])
-        columns.withUnsafeBufferPointer { cols in
-            inputGradient.withUnsafeMutableBufferPointer { dx in
-                Im2Col.fold(cols.baseAddress!, geometry: g, into: dx.baseAddress!)
-            }
-        }
-        return inputGradient
+        return total
+    }
+
+    private func reserveColumns(parts: Int, count: Int) {
+        if columns.count < parts * count { columns = [Float](repeating: 0, count: parts * count) }
+    }
+
+    private func withBias<R>(_ body: (UnsafeBufferPointer<Float>?) -> R) -> R {
+        guard let bias else { return body(nil) }
+        return bias.value.withUnsafeBufferPointer { body($0) }
     }
 }

@@ -18,57 +18,92 @@ public final class MaxPool2D: Layer {
         precondition(input.rank == 4, "MaxPool2D expects [n, c, h, w], got \(input.shape)")
         let (planes, h, w) = (input.shape[0] * input.shape[1], input.shape[2], input.shape[3])
         let oh = (h - kernel) / stride + 1, ow = (w - kernel) / stride + 1
-        var output = Tensor(zeros: [input.shape[0], input.shape[1], oh, ow])
         if training {
             inputShape = input.shape
-            argmax = [Int32](repeating: 0, count: output.count)
+            if argmax.count != planes * oh * ow { argmax = [Int32](repeating: 0, count: planes * oh * ow) }
         }
         let k = kernel, s = stride
-        input.withUnsafeBufferPointer { x in
-            output.withUnsafeMutableBufferPointer { y in
+        return Tensor(shape: [input.shape[0], input.shape[1], oh, ow], unsafeUninitializedScalars: { y in
+            input.withUnsafeBufferPointer { x in
                 argmax.withUnsafeMutableBufferPointer { arg in
-                  Parallel.forEachChunk(of: planes, minimumWork: planes * oh * ow * k * k) { chunk in
-                    for plane in chunk {
-                        let src = x.baseAddress! + plane * h * w
-                        for i in 0..<oh {
-                            for j in 0..<ow {
-                                var best = -Float.infinity
-                                var bestIndex = (i * s) * w + j * s
-                                for di in 0..<k {
-                                    let rowBase = (i * s + di) * w + j * s
-                                    for dj in 0..<k where src[rowBase + dj] > best {
-                                        best = src[rowBase + dj]
-                                        bestIndex = rowBase + dj
-                                    }
-                                }
-                                let o = (plane * oh + i) * ow + j
-                                y[o] = best
-                                if training { arg[o] = Int32(bestIndex) }
+                    Parallel.forEachChunk(of: planes, minimumWork: planes * oh * ow * k * k) { chunk in
+                        for plane in chunk {
+                            let src = x.baseAddress! + plane * h * w
+                            let dst = y.baseAddress! + plane * oh * ow
+                            let indices = training ? arg.baseAddress.map { $0 + plane * oh * ow } : nil
+                            if k == 2 && s == 2 {
+                                Self.pool2x2(src, width: w, outHeight: oh, outWidth: ow, into: dst, argmax: indices)
+                            } else {
+                                Self.pool(src, width: w, kernel: k, stride: s, outHeight: oh, outWidth: ow, into: dst,
+                                          argmax: indices)
                             }
                         }
                     }
-                  }
                 }
             }
+        })
+    }
+
+    /// One plane, any window: the first maximum in scan order, NaNs never win.
+    private static func pool(
+        _ src: UnsafePointer<Float>, width w: Int, kernel k: Int, stride s: Int, outHeight oh: Int, outWidth ow: Int,
+        into dst: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>?
+    ) {
+        for i in 0..<oh {
+            for j in 0..<ow {
+                var best = -Float.infinity
+                var bestIndex = (i * s) * w + j * s
+                for di in 0..<k {
+                    let rowBase = (i * s + di) * w + j * s
+                    for dj in 0..<k where src[rowBase + dj] > best {
+                        best = src[rowBase + dj]
+                        bestIndex = rowBase + dj
+                    }
+                }
+                dst[i * ow + j] = best
+                argmax?[i * ow + j] = Int32(bestIndex)
+            }
         }
-        return output
+    }
+
+    /// One plane, 2×2 windows at stride 2 (the common case): `pool` unrolled.
+    private static func pool2x2(
+        _ src: UnsafePointer<Float>, width w: Int, outHeight oh: Int, outWidth ow: Int,
+        into dst: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>?
+    ) {
+        for i in 0..<oh {
+            for j in 0..<ow {
+                let top = 2 * i * w + 2 * j, bottom = top + w
+                var best = -Float.infinity, bestIndex = top
+                if src[top] > best { best = src[top] }
+                if src[top + 1] > best { best = src[top + 1]; bestIndex = top + 1 }
+                if src[bottom] > best { best = src[bottom]; bestIndex = bottom }
+                if src[bottom + 1] > best { best = src[bottom + 1]; bestIndex = bottom + 1 }
+                dst[i * ow + j] = best
+                argmax?[i * ow + j] = Int32(bestIndex)
+            }
+        }
     }
 
     public func backward(_ outputGradient: Tensor) -> Tensor {
-        var inputGradient = Tensor(zeros: inputShape)
+        let planes = inputShape[0] * inputShape[1]
         let planeIn = inputShape[2] * inputShape[3]
         let planeOut = outputGradient.shape[2] * outputGradient.shape[3]
-        outputGradient.withUnsafeBufferPointer { dy in
-            inputGradient.withUnsafeMutableBufferPointer { dx in
+        // Plane by plane: clear it (while it is in cache) and route each
+        // output's gradient to its window's maximum, in output order.
+        return Tensor(shape: inputShape, unsafeUninitializedScalars: { dx in
+            outputGradient.withUnsafeBufferPointer { dy in
                 argmax.withUnsafeBufferPointer { arg in
-                    for o in 0..<dy.count {
-                        let plane = o / planeOut
-                        dx[plane * planeIn + Int(arg[o])] += dy[o]
+                    Parallel.forEachChunk(of: planes, minimumWork: planes * planeIn) { chunk in
+                        for plane in chunk {
+                            let dst = dx.baseAddress! + plane * planeIn
+                            dst.update(repeating: 0, count: planeIn)
+                            for o in (plane * planeOut)..<((plane + 1) * planeOut) { dst[Int(arg[o])] += dy[o] }
+                        }
                     }
                 }
             }
-        }
-        return inputGradient
+        })
     }
 }
 

@@ -2,25 +2,39 @@ internal import COpenBLAS
 
 /// Process-wide settings of the BLAS library that backs matrix products.
 ///
-/// OpenBLAS threads busy-wait between calls; set their count explicitly to the
-/// number of cores the process may use. Results of `sgemm` can differ in the
-/// last bits between thread counts (the split of the reduction changes), so
-/// deterministic re-execution requires the same count on both sides.
+/// OpenBLAS runs single-threaded on whichever thread calls it; parallelism
+/// comes from ``Parallel``'s workers only, which split large products by
+/// columns or rows of the result (`sgemm`) or call `sgemm(…, parallel: false)`
+/// from inside their own split (the convolution layers, one image per call).
+/// One pool of threads means no OpenBLAS threads busy-waiting for work while
+/// the element-wise kernels between products run on the other cores.
+///
+/// Results of a split product can differ in the last bits between worker
+/// counts (the blocking at chunk edges changes), so deterministic
+/// re-execution requires the same count on both sides.
 public enum BLAS {
-    /// Sets the number of threads BLAS kernels use (at least 1).
+    /// Sets the number of threads matrix products and the other tensor kernels
+    /// use (at least 1).
     public static func setThreads(_ count: Int) {
-        openblas_set_num_threads(Int32(max(1, count)))
+        pinOpenBLAS()
         Parallel.workers = max(1, count)
     }
 
-    /// The number of threads BLAS kernels use.
+    /// The number of threads matrix products use.
     public static var threads: Int {
-        Int(openblas_get_num_threads())
+        Parallel.workers
     }
+
+    /// Products with fewer multiply-adds than this run on the caller unsplit.
+    @usableFromInline static let minimumSplitWork = 1 << 20
 
     /// Single-precision general matrix multiply on row-major buffers:
     /// `C = alpha * op(A) * op(B) + beta * C`, with `op(A)` of shape `m × k` and
     /// `op(B)` of shape `k × n`.
+    ///
+    /// With `parallel` (the default), a product of at least 2²⁰ multiply-adds
+    /// is split over ``Parallel/workers`` by the longer of C's two sides; pass
+    /// `false` when calling from inside a parallel region.
     ///
     /// - Complexity: O(m·n·k).
     @inlinable
@@ -31,9 +45,53 @@ public enum BLAS {
         a: UnsafePointer<Float>, lda: Int,
         b: UnsafePointer<Float>, ldb: Int,
         beta: Float,
-        c: UnsafeMutablePointer<Float>, ldc: Int
+        c: UnsafeMutablePointer<Float>, ldc: Int,
+        parallel: Bool = true
     ) {
-        _sgemm(transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+        guard parallel, Parallel.workers > 1, m * n * k >= minimumSplitWork else {
+            _sgemm(transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+            return
+        }
+        _splitSgemm(transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+    }
+
+    @usableFromInline
+    static func _splitSgemm(
+        _ transposeA: Bool, _ transposeB: Bool,
+        _ m: Int, _ n: Int, _ k: Int,
+        _ alpha: Float,
+        _ a: UnsafePointer<Float>, _ lda: Int,
+        _ b: UnsafePointer<Float>, _ ldb: Int,
+        _ beta: Float,
+        _ c: UnsafeMutablePointer<Float>, _ ldc: Int
+    ) {
+        // Chunks are whole multiples of 16 rows or columns (the width of
+        // OpenBLAS's AVX-512 kernels), so only the last chunk has a ragged edge.
+        let alignment = 16
+        let byRows = m > n
+        let side = byRows ? m : n
+        let blocks = (side + alignment - 1) / alignment
+        Parallel.forEachChunk(of: blocks, minimumWork: Parallel.minimumSplitWork) { chunk in
+            let start = chunk.lowerBound * alignment, end = min(side, chunk.upperBound * alignment)
+            guard start < end else { return }
+            if byRows {
+                _sgemm(transposeA, transposeB, end - start, n, k, alpha,
+                       a + (transposeA ? start : start * lda), lda, b, ldb, beta, c + start * ldc, ldc)
+            } else {
+                _sgemm(transposeA, transposeB, m, end - start, k, alpha,
+                       a, lda, b + (transposeB ? start * ldb : start), ldb, beta, c + start, ldc)
+            }
+        }
+    }
+
+    /// Keeps OpenBLAS to the calling thread; runs once, before the first product.
+    @usableFromInline static let pinned: Bool = {
+        openblas_set_num_threads(1)
+        return true
+    }()
+
+    static func pinOpenBLAS() {
+        _ = pinned
     }
 
     @usableFromInline
@@ -54,6 +112,7 @@ public enum BLAS {
             }
             return
         }
+        _ = pinned
         cblas_sgemm(
             CblasRowMajor,
             transposeA ? CblasTrans : CblasNoTrans,

@@ -45,6 +45,17 @@ public struct Tensor: Sendable, Hashable {
         self.init(shape: shape, scalars: scalars)
     }
 
+    /// Creates a tensor whose elements `body` writes, every one of them, into
+    /// uninitialized memory (saves clearing buffers a kernel overwrites anyway).
+    public init(shape: [Int], unsafeUninitializedScalars body: (UnsafeMutableBufferPointer<Float>) throws -> Void) rethrows {
+        let count = Tensor.elementCount(shape)
+        let scalars = try [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+            try body(buffer)
+            initialized = count
+        }
+        self.init(shape: shape, scalars: scalars)
+    }
+
     /// The number of elements.
     @inlinable public var count: Int { scalars.count }
 

@@ -39,12 +39,22 @@ struct TrainBench: ParsableCommand {
         // Warm up caches and allocations on a few batches first.
         _ = trainer.trainEpoch(model, on: train.subset(Array(0..<min(640, train.count))), epoch: 0)
         let start = DispatchTime.now().uptimeNanoseconds
-        _ = trainer.trainEpoch(model, on: train, epoch: 1)
+        var stepEnds: [UInt64] = []
+        _ = trainer.trainEpoch(model, on: train, epoch: 1) { _ in
+            stepEnds.append(DispatchTime.now().uptimeNanoseconds)
+            return true
+        }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        // The median step of full batches: less sensitive to other load on the machine than the epoch's mean.
+        let fullSteps = train.count / batch
+        let stepSeconds = zip(stepEnds.prefix(fullSteps), [start] + stepEnds).map { Double($0 - $1) / 1e9 }.sorted()
         var result: [String: Any] = [
             "samples": train.count, "seconds": seconds, "samples_per_second": Double(train.count) / seconds,
             "batch": batch, "threads": threads,
         ]
+        if !stepSeconds.isEmpty {
+            result["median_step_samples_per_second"] = Double(batch) / stepSeconds[stepSeconds.count / 2]
+        }
         if accuracyEpochs > 0 {
             let test = try Dataset.fashionMNIST(split: .test)
             let fresh = try Sequential(spec: spec, seed: 1)

@@ -43,6 +43,40 @@ struct Im2ColTests {
     }
 }
 
+extension Im2ColTests {
+    /// The per-image kernels (with their block-copy path for size-keeping
+    /// geometries) give what the batched kernels give for a batch of one.
+    @Test("unfoldImage and foldImage match unfold and fold", arguments: [
+        ConvGeometry(batch: 1, channels: 3, height: 9, width: 7, kernel: 5, stride: 1, padding: 2),
+        ConvGeometry(batch: 1, channels: 2, height: 6, width: 6, kernel: 3, stride: 1, padding: 1),
+        ConvGeometry(batch: 1, channels: 2, height: 4, width: 5, kernel: 1, stride: 1, padding: 0),
+        ConvGeometry(batch: 1, channels: 1, height: 2, width: 3, kernel: 5, stride: 1, padding: 2),
+        ConvGeometry(batch: 1, channels: 2, height: 7, width: 7, kernel: 3, stride: 2, padding: 1),
+        ConvGeometry(batch: 1, channels: 2, height: 6, width: 5, kernel: 3, stride: 1, padding: 0),
+    ])
+    func perImageKernels(_ g: ConvGeometry) {
+        var rng = SeededGenerator(seed: 12)
+        let x = (0..<(g.channels * g.height * g.width)).map { _ in rng.nextNormal() }
+        let c = (0..<(g.patchSize * g.patchCount)).map { _ in rng.nextNormal() }
+        var batched = [Float](repeating: .nan, count: c.count), single = batched
+        x.withUnsafeBufferPointer { xp in
+            batched.withUnsafeMutableBufferPointer { Im2Col.unfold(xp.baseAddress!, geometry: g, into: $0.baseAddress!) }
+            single.withUnsafeMutableBufferPointer { Im2Col.unfoldImage(xp.baseAddress!, geometry: g, into: $0.baseAddress!) }
+        }
+        #expect(single == batched)
+        let start = (0..<x.count).map { _ in rng.nextNormal() }
+        var foldedBatched = start, foldedSingle = start
+        var scratch = c
+        c.withUnsafeBufferPointer { cp in
+            foldedBatched.withUnsafeMutableBufferPointer { Im2Col.fold(cp.baseAddress!, geometry: g, into: $0.baseAddress!) }
+        }
+        scratch.withUnsafeMutableBufferPointer { cp in
+            foldedSingle.withUnsafeMutableBufferPointer { Im2Col.foldImage(cp.baseAddress!, geometry: g, into: $0.baseAddress!) }
+        }
+        #expect(foldedSingle == foldedBatched)
+    }
+}
+
 struct SeededGeneratorTests {
     @Test func sameSeedSameSequence() {
         var a = SeededGenerator(seed: 42), b = SeededGenerator(seed: 42), c = SeededGenerator(seed: 43)

@@ -90,6 +90,28 @@ struct TensorTests {
         #expect(t.transposed().scalars == [1, 2, 2, 3, 3, 4])
     }
 
+    /// Products large enough to be split over the workers (by rows when C is
+    /// taller than wide, else by columns) still compute `op(a) · op(b)`.
+    @Test("split matmul with every transpose", arguments: [(false, false), (true, false), (false, true), (true, true)])
+    func splitMatmul(_ transposes: (Bool, Bool)) {
+        let (ta, tb) = transposes
+        var g = SeededGenerator(seed: 6)
+        for (m, n, k) in [(70, 301, 60), (333, 45, 90)] {
+            let a = Tensor(shape: ta ? [k, m] : [m, k]) { _ in g.nextNormal() }
+            let b = Tensor(shape: tb ? [n, k] : [k, n]) { _ in g.nextNormal() }
+            var expected = Self.naiveMatmul(a, b, ta, tb)
+            expected.add(Tensor(repeating: 1, shape: [m, n]))
+            for workers in [1, 2, 3] {
+                let previous = Parallel.workers
+                Parallel.workers = workers
+                defer { Parallel.workers = previous }
+                var c = Tensor(repeating: 1, shape: [m, n])
+                Tensor.gemm(a, b, into: &c, transposeA: ta, transposeB: tb, alpha: 1, beta: 1)
+                #expect(c.isClose(to: expected, absolute: 1e-4, relative: 1e-4), "\(m)x\(n)x\(k), \(workers) workers")
+            }
+        }
+    }
+
     @Test func blasThreadsAreSettable() {
         let before = BLAS.threads
         BLAS.setThreads(1)
