@@ -41,6 +41,8 @@ struct PeerExchangeTests {
         #expect(await GossipsubServiceTests.eventually { await q.existingConnection(to: resolved.peerID) != nil })
         #expect(await q.existingConnection(to: signed.peerID) != nil)
         #expect(await q.existingConnection(to: forged.peerID) == nil)
+        // The dial is noted just after Host.connect returns, so a moment after the connection shows.
+        _ = await GossipsubServiceTests.eventually(.seconds(5)) { await pubsub.exchangedPeers.count >= 2 }
         #expect(await pubsub.exchangedPeers == [signed.peerID, resolved.peerID])
         for host in [q, hub, signed, forged, resolved] { await host.shutdown() }
     }
@@ -69,8 +71,12 @@ struct PeerExchangeTests {
             await pair[0].host.existingConnection(to: pair[1].host.peerID) != nil
         }
         #expect(met, "the leaves never connected")
-        let exchanged = await pair[0].pubsub.exchangedPeers + pair[1].pubsub.exchangedPeers
-        #expect(exchanged.contains(pair[0].host.peerID) || exchanged.contains(pair[1].host.peerID))
+        // The dialler notes the dial just after Host.connect returns, a moment after both ends see the connection.
+        let noted = await GossipsubServiceTests.eventually(.seconds(5)) {
+            let exchanged = await pair[0].pubsub.exchangedPeers + pair[1].pubsub.exchangedPeers
+            return exchanged.contains(pair[0].host.peerID) || exchanged.contains(pair[1].host.peerID)
+        }
+        #expect(noted, "the leaves met, but not through a dial from peer exchange")
         for host in [hub, pair[0].host, pair[1].host] { await host.shutdown() }
     }
 }
