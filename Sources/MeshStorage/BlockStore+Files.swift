@@ -49,10 +49,7 @@ extension BlockStore {
         durability: Durability = .synced,
         observe: ((Data) -> Void)? = nil
     ) throws -> StoredFile {
-        guard blockSize > 0 else {
-            throw StorageError(code: .invalidArgument, message: "block size must be positive, not \(blockSize)")
-        }
-        return try putBlocks(mediaType: mediaType, metadata: metadata, holder: holder, durability: durability) { store in
+        try putBlocks(blockSize: blockSize, mediaType: mediaType, metadata: metadata, holder: holder, durability: durability) { store in
             try Chunker.forEachBlock(of: handle, blockSize: blockSize) { block in
                 observe?(block)
                 try store(block)
@@ -70,10 +67,7 @@ extension BlockStore {
         holder: String? = BlockStore.defaultPinHolder,
         durability: Durability = .synced
     ) throws -> StoredFile {
-        guard blockSize > 0 else {
-            throw StorageError(code: .invalidArgument, message: "block size must be positive, not \(blockSize)")
-        }
-        return try putBlocks(mediaType: mediaType, metadata: metadata, holder: holder, durability: durability) { store in
+        try putBlocks(blockSize: blockSize, mediaType: mediaType, metadata: metadata, holder: holder, durability: durability) { store in
             var offset = data.startIndex
             while offset < data.endIndex {
                 let end = data.index(offset, offsetBy: blockSize, limitedBy: data.endIndex) ?? data.endIndex
@@ -83,15 +77,18 @@ extension BlockStore {
         }
     }
 
-    /// Stores the blocks `feed` hands over, then the manifest (for more than
-    /// one block), and pins the root.
+    /// Stores the blocks `feed` hands over (cut at `blockSize`), then the
+    /// manifest (for more than one block), and pins the root.
     func putBlocks(
-        mediaType: String, metadata: [String: String], holder: String?, durability: Durability,
+        blockSize: Int, mediaType: String, metadata: [String: String], holder: String?, durability: Durability,
         feed: ((Data) throws -> Void) throws -> Void
     ) throws -> StoredFile {
+        guard blockSize > 0 else {
+            throw StorageError(code: .invalidArgument, message: "block size must be positive, not \(blockSize)")
+        }
         // Holding gc.lock shared for the whole import keeps a collector in
         // another process from deleting blocks before the root is pinned.
-        try FileOps.withLock(gcLockPath, exclusive: false) {
+        return try FileOps.withLock(gcLockPath, exclusive: false) {
             var entries: [Manifest.Entry] = []
             try feed { block in
                 let cid = try putLocked(block, durability: durability)
