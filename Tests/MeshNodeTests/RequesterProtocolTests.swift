@@ -228,6 +228,43 @@ struct RequesterProtocolTests {
         await fixture.shutdown()
     }
 
+    /// Audit events wait in node.sqlite until the ledger has them. An event the
+    /// ledger took just before a crash kept the outbox from hearing so is not
+    /// sent again after the restart; the ones behind it are, in order.
+    @Test(.timeLimit(.minutes(2)))
+    func auditOutboxSendsEachEventOnceAcrossARestart() async throws {
+        let fixture = try await Fixture()
+        do {
+            let topic = try TopicID(parsing: fixture.spec.auditTopic)
+            let store = try RequesterStore(path: fixture.directory.statePath)
+            func pending() throws -> Int { try store.pendingAudit(limit: 100).count }
+            func waitForEmptyOutbox() async throws -> Bool {
+                for _ in 0..<100 { if try pending() == 0 { return true }; try await Task.sleep(for: .milliseconds(50)) }
+                return false
+            }
+            #expect(try await waitForEmptyOutbox(), "job_started went out")
+            let first = try AuditLog.message("probe_one", ["job": .string(fixture.spec.id)])
+            let second = try AuditLog.message("probe_two", ["job": .string(fixture.spec.id)])
+            try await fixture.restart {
+                // The crash: the first event reached the ledger, the outbox never heard; the second never left.
+                try store.enqueueAudit(topic: fixture.spec.auditTopic, message: first)
+                try store.enqueueAudit(topic: fixture.spec.auditTopic, message: second)
+                let payer = try await fixture.directory.ledgerAccount(on: fixture.ledger, funding: 0)
+                _ = try await fixture.ledger.submitMessage(Array(first), to: topic, payer: payer)
+            }
+            #expect(try await waitForEmptyOutbox(), "the restarted requester emptied the outbox")
+            let contents = try await fixture.ledger.messages(topic: topic, from: 1, limit: 1000).map(\.contents)
+            #expect(contents.filter { $0 == Array(first) }.count == 1, "the event the ledger already had is not sent twice")
+            #expect(contents.filter { $0 == Array(second) }.count == 1)
+            #expect(contents.firstIndex(of: Array(first))! < contents.firstIndex(of: Array(second))!)
+            #expect(try await fixture.ledger.verifyTopic(topic).isOK)
+        } catch {
+            await fixture.shutdown()
+            throw error
+        }
+        await fixture.shutdown()
+    }
+
     @Test func forgedOrReSignedAnnouncementIsRefused() throws {
         let requester = PrivateKey.generate()
         let model = ModelSpec(input: [4], layers: [.dense(units: 2)])
