@@ -114,9 +114,11 @@ public enum Im2Col {
     private static func zeroWrappedColumns(_ plane: UnsafeMutablePointer<Float>, rows: Range<Int>, width w: Int, shift: Int) {
         guard shift != 0 else { return }
         let start = shift < 0 ? 0 : w - shift, count = Swift.abs(shift)
-        for row in rows {
-            let p = plane + row * w + start
-            for i in 0..<count { p[i] = 0 }
+        // Column by column: a row-wise loop of one or two stores would become
+        // a call to memset per row.
+        let first = plane + rows.lowerBound * w + start
+        for i in 0..<count {
+            for row in 0..<rows.count { first[row * w + i] = 0 }
         }
     }
 
