@@ -39,4 +39,5 @@ def fedavg_vs_centralized(context):
 
 
 def run(context):
-    return fedavg_vs_centralized(context) + round_overhead(context)
+    # 20 rounds: the median of rounds 3-20 is the steady state (6 rounds left 4 samples, with start-up in them).
+    return fedavg_vs_centralized(context) + round_overhead(context, rounds=20)

@@ -39,7 +39,7 @@ def cpu_seconds(process):
         return None
 
 
-def round_overhead(context, trainers=8, rounds=6, samples_per_shard=250):
+def round_overhead(context, trainers=8, rounds=20, samples_per_shard=250):
     binary = f"{context.bin_dir}/meshfl"
     work = tempfile.mkdtemp(prefix="meshfl-rounds-")
     processes = []
@@ -119,7 +119,7 @@ if __name__ == "__main__":
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--bin", required=True)
-    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--rounds", type=int, default=20)
     args = parser.parse_args()
 
     class Plain:
