@@ -20,12 +20,12 @@ struct ScheduleRow {
 extension LedgerStore {
     /// The schedule whose identity bytes (body, memo, admin key — all but the payer) are `identity`.
     func schedule(identity: [UInt8]) throws -> ScheduleRow? {
-        try Row.fetchOne(db, sql: "SELECT * FROM schedules WHERE identity = ?", arguments: [Data(identity)]).map(Self.scheduleRow)
+        try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM schedules WHERE identity = ?"), arguments: [Data(identity)]).map(Self.scheduleRow)
     }
 
     func schedule(_ id: TransactionBody.ScheduleID) throws -> ScheduleRow? {
         guard id.shard == 0, id.realm == 0 else { return nil }
-        return try Row.fetchOne(db, sql: "SELECT * FROM schedules WHERE num = ?", arguments: [id.num]).map(Self.scheduleRow)
+        return try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM schedules WHERE num = ?"), arguments: [id.num]).map(Self.scheduleRow)
     }
 
     func insertSchedule(_ schedule: TransactionBody.ScheduleCreate, identity: [UInt8], payer: AccountID,
@@ -35,22 +35,22 @@ extension LedgerStore {
         TransactionBody.encodeScheduleCreate(schedule, into: &body)
         var tx = ProtobufWriter()
         creator.encode(into: &tx)
-        try db.execute(sql: "INSERT INTO schedules (num, identity, body, payer, creator_tx) VALUES (?, ?, ?, ?, ?)",
+        try db.run(sql: "INSERT INTO schedules (num, identity, body, payer, creator_tx) VALUES (?, ?, ?, ?, ?)",
                        arguments: [num, Data(identity), Data(body.bytes), payer.num, Data(tx.bytes)])
         return TransactionBody.ScheduleID(num: num)
     }
 
     func markExecuted(_ id: TransactionBody.ScheduleID, at time: ConsensusTimestamp) throws {
-        try db.execute(sql: "UPDATE schedules SET executed_seconds = ?, executed_nanos = ? WHERE num = ?",
+        try db.run(sql: "UPDATE schedules SET executed_seconds = ?, executed_nanos = ? WHERE num = ?",
                        arguments: [time.seconds, time.nanos, id.num])
     }
 
     /// Records that `keys` signed the schedule; returns every key that has signed it so far.
     func addScheduleSignatures(_ id: TransactionBody.ScheduleID, keys: Set<[UInt8]>) throws -> Set<[UInt8]> {
         for key in keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
-            try db.execute(sql: "INSERT OR IGNORE INTO schedule_signatures (schedule, key) VALUES (?, ?)", arguments: [id.num, Data(key)])
+            try db.run(sql: "INSERT OR IGNORE INTO schedule_signatures (schedule, key) VALUES (?, ?)", arguments: [id.num, Data(key)])
         }
-        return Set(try Data.fetchAll(db, sql: "SELECT key FROM schedule_signatures WHERE schedule = ?", arguments: [id.num]).map { Array($0) })
+        return Set(try Data.fetchAll(try db.cachedStatement(sql: "SELECT key FROM schedule_signatures WHERE schedule = ?"), arguments: [id.num]).map { Array($0) })
     }
 
     private static func scheduleRow(_ row: Row) throws -> ScheduleRow {

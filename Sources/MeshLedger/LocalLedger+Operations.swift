@@ -129,17 +129,17 @@ extension LocalLedger {
     /// Every escrow, by job id.
     public func escrows() async throws -> [EscrowState] {
         try await read { db in
-            try String.fetchAll(db, sql: "SELECT job FROM escrows ORDER BY job").compactMap { try LedgerStore(db: db).escrow($0) }
+            try String.fetchAll(try db.cachedStatement(sql: "SELECT job FROM escrows ORDER BY job")).compactMap { try LedgerStore(db: db).escrow($0) }
         }
     }
 
     /// Every topic id.
     public func topics() async throws -> [TopicID] {
-        try await read { db in try Int64.fetchAll(db, sql: "SELECT num FROM topics ORDER BY num").map { TopicID(num: $0) } }
+        try await read { db in try Int64.fetchAll(try db.cachedStatement(sql: "SELECT num FROM topics ORDER BY num")).map { TopicID(num: $0) } }
     }
 
     /// The number of transactions in the log.
     public func logCount() async throws -> Int {
-        try await read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM tx_log") ?? 0 }
+        try await read { db in try Int.fetchOne(try db.cachedStatement(sql: "SELECT COUNT(*) FROM tx_log")) ?? 0 }
     }
 }

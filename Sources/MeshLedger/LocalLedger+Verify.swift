@@ -89,9 +89,9 @@ extension LocalLedger {
         var messagesByTopic: [(TopicID, [TopicMessage])]
 
         init(_ db: Database) throws {
-            let seed = try Data.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'treasury_seed'") ?? Data()
+            let seed = try Data.fetchOne(try db.cachedStatement(sql: "SELECT value FROM meta WHERE key = 'treasury_seed'")) ?? Data()
             treasuryPublicKey = try Ed25519PrivateKey(rawRepresentation: seed).publicKey
-            log = try Row.fetchAll(db, sql: "SELECT * FROM tx_log ORDER BY seq").map {
+            log = try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM tx_log ORDER BY seq")).map {
                 Entry(seq: $0["seq"], txID: $0["tx_id"],
                       consensus: ConsensusTimestamp(seconds: $0["consensus_seconds"], nanos: $0["consensus_nanos"]),
                       bytes: Array($0["tx_bytes"] as Data))
@@ -102,14 +102,14 @@ extension LocalLedger {
             }
             self.tables = tables
             let store = LedgerStore(db: db)
-            messagesByTopic = try Int64.fetchAll(db, sql: "SELECT num FROM topics ORDER BY num").map { num in
+            messagesByTopic = try Int64.fetchAll(try db.cachedStatement(sql: "SELECT num FROM topics ORDER BY num")).map { num in
                 (TopicID(num: num), try store.messages(TopicID(num: num), from: 1, limit: Int.max))
             }
         }
     }
 
     static func dump(_ db: Database, table: String, order: String) throws -> [[DatabaseValue]] {
-        try Row.fetchAll(db, sql: "SELECT * FROM \(table) ORDER BY \(order)").map { Array($0.databaseValues) }
+        try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM \(table) ORDER BY \(order)")).map { Array($0.databaseValues) }
     }
 
     static func firstDifference(_ a: [[DatabaseValue]], _ b: [[DatabaseValue]]) -> Int? {

@@ -59,12 +59,12 @@ public final class LocalLedger: Ledger {
                     try LedgerSchema.create(db, treasuryKey: seed, cooldownSeconds: cooldown)
                     return .commit
                 }
-                let format = try Int64.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'format'")
+                let format = try Int64.fetchOne(try db.cachedStatement(sql: "SELECT value FROM meta WHERE key = 'format'"))
                 guard format == LedgerSchema.formatVersion else {
                     throw LedgerError(.storage, "\(path) has ledger format \(format.map(String.init) ?? "none"), this build reads \(LedgerSchema.formatVersion); use a matching meshfl.")
                 }
-                let s = try Data.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'treasury_seed'") ?? Data()
-                let c = try Int64.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'cooldown_seconds'") ?? cooldown
+                let s = try Data.fetchOne(try db.cachedStatement(sql: "SELECT value FROM meta WHERE key = 'treasury_seed'")) ?? Data()
+                let c = try Int64.fetchOne(try db.cachedStatement(sql: "SELECT value FROM meta WHERE key = 'cooldown_seconds'")) ?? cooldown
                 return (s, c)
             }
             self.pool = pool
@@ -190,6 +190,6 @@ extension LocalLedger {
 extension LocalLedger {
     /// The raw `Transaction` bytes of every log entry, in order — for tests and tools.
     func logEntriesForTesting() async throws -> [[UInt8]] {
-        try await read { db in try Data.fetchAll(db, sql: "SELECT tx_bytes FROM tx_log ORDER BY seq").map { Array($0) } }
+        try await read { db in try Data.fetchAll(try db.cachedStatement(sql: "SELECT tx_bytes FROM tx_log ORDER BY seq")).map { Array($0) } }
     }
 }

@@ -12,7 +12,13 @@ public struct Evaluation: Sendable, Hashable {
     public var count: Int
 
     /// Evaluates `model` on `data` in batches (no dropout, no caching).
-    public init(model: Sequential, data: Dataset, batchSize: Int = 1000) {
+    ///
+    /// Without a `batchSize`, the whole set is one batch when the model's
+    /// activations for it stay within ``automaticActivationBudget`` scalars —
+    /// the samples are then read in place, not copied batch by batch — and
+    /// batches of 1,000 otherwise.
+    public init(model: Sequential, data: Dataset, batchSize: Int? = nil) {
+        let batchSize = batchSize ?? Self.automaticBatchSize(model.spec, samples: data.count)
         let classes = data.classCount
         var confusion = Array(repeating: Array(repeating: 0, count: classes), count: classes)
         var lossSum = 0.0
@@ -33,5 +39,16 @@ public struct Evaluation: Sendable, Hashable {
         self.accuracy = data.count == 0 ? 0 : Double(correct) / Double(data.count)
         self.confusion = confusion
         self.count = data.count
+    }
+
+    /// Scalars the activations of one automatic batch may take (64 MiB of Float32).
+    public static let automaticActivationBudget = 16 << 20
+
+    /// The whole set when every layer's output for all `samples` fits the
+    /// budget, else 1,000.
+    static func automaticBatchSize(_ spec: ModelSpec, samples: Int) -> Int {
+        let widest = ((try? spec.validate()) ?? []).map { $0.reduce(1, *) }.max() ?? 0
+        guard widest > 0, samples > 0 else { return 1000 }
+        return widest * samples <= automaticActivationBudget ? samples : 1000
     }
 }

@@ -14,51 +14,84 @@ extension Requester {
         sendAudit()
     }
 
+    /// `event` for the audit topic of `spec`, to queue in the transaction of
+    /// the state change it records (then call ``sendAudit()``).
+    func auditEvent(_ spec: JobSpec, _ event: String, _ fields: [String: AuditValue]) throws -> RequesterStore.AuditEvent {
+        RequesterStore.AuditEvent(topic: spec.auditTopic, message: try AuditLog.message(event, fields))
+    }
+
     /// Starts the sender unless it is running (the maintenance loop calls this too, to retry after a failure).
     func sendAudit() {
-        guard auditSender == nil else { return }
+        guard auditSender == nil, !stopped else { return }
         auditSender = Task { [weak self] in await self?.sendPendingAudit() }
     }
 
-    /// Sends queued events oldest first until none is left or the ledger fails (the next ``sendAudit()`` retries).
+    /// Sends queued events oldest first until none is left or the ledger
+    /// fails (the next ``sendAudit()`` retries). What the ledger took is
+    /// recorded once per batch: after a crash, the events of a topic the
+    /// ledger took but the outbox did not hear of are found on the ledger
+    /// before anything of that topic is sent again.
     func sendPendingAudit() async {
         defer { auditSender = nil }
-        for _ in 0..<10_000 {
-            guard let batch = try? store.pendingAudit(limit: 64), !batch.isEmpty else { return }
-            for event in batch {
+        for _ in 0..<10_000 where !stopped && !Task.isCancelled {
+            guard let batch = try? store.pendingAudit(limit: Self.auditBatch), !batch.isEmpty else { return }
+            let unchecked = Set(batch.map(\.topic)).subtracting(auditTopicsChecked)
+            if !unchecked.isEmpty {
                 do {
-                    let topic = try TopicID(parsing: event.topic)
-                    if !auditTopicsChecked.contains(event.topic) {
-                        if let sequence = try await sequenceBeforeRestart(of: event, on: topic) {
-                            try store.auditSent(event.id, topic: event.topic, sequence: sequence)
-                            auditTopicsChecked.insert(event.topic)
-                            continue
-                        }
-                        auditTopicsChecked.insert(event.topic)
+                    for topic in unchecked.sorted() {
+                        try store.auditSent(try await takenBeforeRestart(batch.filter { $0.topic == topic }, topic: topic))
+                        auditTopicsChecked.insert(topic)
                     }
-                    let receipts = try await ledger.submitMessage(Array(event.message), to: topic, payer: account)
-                    try store.auditSent(event.id, topic: event.topic, sequence: receipts.last?.topicSequenceNumber)
                 } catch {
-                    logger.warning("audit event not on the ledger yet: \(error); will retry", metadata: ["topic": "\(event.topic)"])
+                    logger.warning("cannot compare the audit outbox with the ledger yet: \(error); will retry")
                     return
                 }
+                continue
             }
+            var sent: [RequesterStore.SentAudit] = []
+            var failure: (any Error)?
+            for event in batch {
+                if stopped || Task.isCancelled { break }
+                do {
+                    let receipts = try await ledger.submitMessage(Array(event.message), to: try TopicID(parsing: event.topic), payer: account)
+                    sent.append(RequesterStore.SentAudit(id: event.id, topic: event.topic, sequence: receipts.last?.topicSequenceNumber))
+                } catch {
+                    failure = error
+                    logger.warning("audit event not on the ledger yet: \(error); will retry", metadata: ["topic": "\(event.topic)"])
+                    break
+                }
+            }
+            do { try store.auditSent(sent) } catch {
+                // Nothing may be sent twice: look at the ledger again before the next send on these topics.
+                auditTopicsChecked.subtract(sent.map(\.topic))
+                logger.warning("could not record the audit events the ledger took: \(error); will check the ledger")
+                return
+            }
+            if failure != nil { return }
         }
     }
 
-    /// The sequence number `event` already has on its topic, if the ledger
-    /// took it just before a crash kept the outbox from hearing so (the only
-    /// event that can be in that state is a topic's first waiting one).
-    func sequenceBeforeRestart(of event: RequesterStore.PendingAudit, on topic: TopicID) async throws -> Int64? {
-        let known = try store.lastAuditSequence(topic: event.topic) ?? 0
-        let later = try await ledger.messages(topic: topic, from: known + 1, limit: 1000)
-        return later.first { $0.contents == Array(event.message) }?.sequenceNumber
+    /// Events the sender takes per pass, and the most that can be on the ledger unrecorded after a crash.
+    static let auditBatch = 64
+
+    /// The leading `waiting` events of `topic` (oldest first) that the ledger
+    /// already holds — taken just before a crash kept the outbox from hearing
+    /// so — with their sequence numbers.
+    func takenBeforeRestart(_ waiting: [RequesterStore.PendingAudit], topic: String) async throws -> [RequesterStore.SentAudit] {
+        guard let first = waiting.first else { return [] }
+        let known = try store.lastAuditSequence(topic: topic) ?? 0
+        let later = try await ledger.messages(topic: try TopicID(parsing: topic), from: known + 1, limit: 1000)
+        guard let start = later.firstIndex(where: { first.message.elementsEqual($0.contents) }) else { return [] }
+        return zip(waiting, later[start...]).prefix { $0.message.elementsEqual($1.contents) }.map {
+            RequesterStore.SentAudit(id: $0.id, topic: topic, sequence: $1.sequenceNumber)
+        }
     }
 
     /// Waits until every queued event is on the ledger (bounded: `attempts` × 50 ms).
     func flushAudit(attempts: Int = 600) async throws {
         for _ in 0..<attempts {
             if try store.pendingAudit(limit: 1).isEmpty { return }
+            if stopped { throw NodeError(.storage, "the requester is stopping with audit events still waiting; they go out after the restart") }
             sendAudit()
             try await Task.sleep(for: .milliseconds(50))
         }

@@ -56,6 +56,8 @@ public actor Requester {
     var auditSender: Task<Void, Never>?
     /// Topics whose first waiting event was checked against the ledger since this node started.
     var auditTopicsChecked: Set<String> = []
+    /// Set by ``stop()``: no more maintenance or audit sending.
+    var stopped = false
     /// Jobs whose escrow is being settled (finishJob).
     var finishing: Set<String> = []
     /// When each trainer account's stake was last read, and what it was.
@@ -99,14 +101,23 @@ public actor Requester {
         }
     }
 
-    public func stop() {
+    /// Stops serving rounds and sending audit events; returns once the
+    /// maintenance pass and the audit event under way (if any) are done, so
+    /// nothing changes afterwards.
+    public func stop() async {
+        stopped = true
+        let loop = self.loop
         loop?.cancel()
-        auditSender?.cancel()
+        await loop?.value
+        let sender = auditSender
+        sender?.cancel()
+        await sender?.value
     }
 
     // MARK: Maintenance
 
     func maintain(announce: Bool) async {
+        guard !stopped else { return }
         do {
             for record in try store.jobs() where jobs[record.spec.id] == nil && record.status != .done {
                 try await adopt(record)
@@ -224,12 +235,16 @@ public actor Requester {
             return .wait(seconds: 0.05, reason: reason)
         case .leased(let shard, let holder):
             let fresh = holder.lease == leaseID
+            let round = record.board.round
             jobs[claim.job] = record
             if fresh {
-                try store.saveBoard(job: claim.job, record.board)
+                // The lease and its audit event in one transaction.
+                try store.saveBoard(job: claim.job, record.board, audit: try auditEvent(record.spec, "task_leased", [
+                    "job": .string(claim.job), "round": .int(Int64(round)), "shard": .int(Int64(shard)),
+                    "trainer": .string(trainer), "lease": .string(holder.lease)]))
+                sendAudit()
                 if roundStarted[claim.job] == nil { roundStarted[claim.job] = Date() }
             }
-            let round = record.board.round
             let expires = Int(record.spec.leaseSeconds) + 60
             let lease = Lease(
                 job: claim.job, round: round, shard: shard, lease: holder.lease, deadline: holder.deadline,
@@ -241,8 +256,6 @@ public actor Requester {
             if fresh {
                 metrics.add(.tasksLeased, 1, ["job": claim.job])
                 logger.debug("task leased", metadata: ["job": "\(claim.job)", "round": "\(round)", "shard": "\(shard)", "trainer": "\(trainer)"])
-                try audit(record.spec, "task_leased", ["job": .string(claim.job), "round": .int(Int64(round)), "shard": .int(Int64(shard)),
-                                                                    "trainer": .string(trainer), "lease": .string(holder.lease)])
             }
             return .lease(lease)
         }
@@ -308,18 +321,19 @@ public actor Requester {
                                                      account: receipt.account, lease: receipt.lease, digest: receipt.weightsDigest,
                                                      samples: receipt.sampleCount, loss: receipt.trainLoss, weightsKey: "",
                                                      reward: spec.rewardPerTask, reexecuted: reexecuted, verifiedBy: verifiedBy)
-            // The weights go into node.sqlite with the acceptance (one transaction), and stay in memory for aggregation.
-            try store.accept(update, weights: plain, board: record.board)
+            var fields = taskFields
+            fields["reexecuted"] = .bool(reexecuted)
+            fields["verifiedBy"] = .string(verifiedBy)
+            fields["digest"] = .string(receipt.weightsDigest)
+            // The weights and the audit event go into node.sqlite with the acceptance (one transaction);
+            // the weights stay in memory for aggregation.
+            try store.accept(update, weights: plain, board: record.board, audit: try auditEvent(spec, "result_accepted", fields))
+            sendAudit()
             remember(update: weights, job: spec.id, round: receipt.round, shard: receipt.shard)
             slowestTraining[spec.id] = max(slowestTraining[spec.id] ?? 0, receipt.trainSeconds ?? 0)
             acceptedBy[receipt.trainer, default: 0] += 1
             metrics.add(.resultsAccepted, 1, ["job": spec.id])
             if reexecuted { metrics.add(.reexecutions, 1, ["job": spec.id]) }
-            var fields = taskFields
-            fields["reexecuted"] = .bool(reexecuted)
-            fields["verifiedBy"] = .string(verifiedBy)
-            fields["digest"] = .string(receipt.weightsDigest)
-            try audit(spec, "result_accepted", fields)
             if record.board.isRoundComplete {
                 // Aggregate while this payment goes through, and answer the last trainer without waiting for aggregation.
                 Task { [weak self] in await self?.finishRoundLogged(spec.id) }

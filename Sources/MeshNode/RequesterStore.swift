@@ -111,7 +111,7 @@ public final class RequesterStore: Sendable {
     public func insertJob(_ signed: SignedMessage<JobSpec>, spec: JobSpec) throws {
         let board = TaskBoard(rounds: spec.rounds, shards: spec.shards)
         try write { db in
-            try db.execute(sql: "INSERT INTO jobs (id, signed, board, status, submitted) VALUES (?, ?, ?, ?, ?)",
+            try db.run(sql: "INSERT INTO jobs (id, signed, board, status, submitted) VALUES (?, ?, ?, ?, ?)",
                            arguments: [spec.id, try CanonicalJSON.encode(signed), try CanonicalJSON.encode(board),
                                        JobStatus.pending.rawValue, Date().timeIntervalSince1970])
         }
@@ -119,12 +119,12 @@ public final class RequesterStore: Sendable {
 
     public func jobs() throws -> [JobRecord] {
         try read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM jobs ORDER BY submitted").map(Self.record)
+            try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM jobs ORDER BY submitted")).map(Self.record)
         }
     }
 
     public func job(_ id: String) throws -> JobRecord? {
-        try read { db in try Row.fetchOne(db, sql: "SELECT * FROM jobs WHERE id = ?", arguments: [id]).map(Self.record) }
+        try read { db in try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM jobs WHERE id = ?"), arguments: [id]).map(Self.record) }
     }
 
     static func record(_ row: Row) throws -> JobRecord {
@@ -135,16 +135,20 @@ public final class RequesterStore: Sendable {
                          submitted: Date(timeIntervalSince1970: row["submitted"]))
     }
 
-    public func saveBoard(job: String, _ board: TaskBoard, status: JobStatus? = nil) throws {
-        try write { db in try Self.saveBoard(db, job: job, board, status: status) }
+    /// Saves a job's board (and queues `audit`, when given, in the same transaction).
+    public func saveBoard(job: String, _ board: TaskBoard, status: JobStatus? = nil, audit: AuditEvent? = nil) throws {
+        try write { db in
+            try Self.saveBoard(db, job: job, board, status: status)
+            if let audit { try Self.enqueueAudit(db, audit) }
+        }
     }
 
     static func saveBoard(_ db: Database, job: String, _ board: TaskBoard, status: JobStatus?) throws {
         if let status {
-            try db.execute(sql: "UPDATE jobs SET board = ?, status = ? WHERE id = ?",
+            try db.run(sql: "UPDATE jobs SET board = ?, status = ? WHERE id = ?",
                            arguments: [try CanonicalJSON.encode(board), status.rawValue, job])
         } else {
-            try db.execute(sql: "UPDATE jobs SET board = ? WHERE id = ?", arguments: [try CanonicalJSON.encode(board), job])
+            try db.run(sql: "UPDATE jobs SET board = ? WHERE id = ?", arguments: [try CanonicalJSON.encode(board), job])
         }
     }
 
@@ -187,10 +191,12 @@ public final class RequesterStore: Sendable {
         }
     }
 
-    /// Records an accepted update (with its plaintext `weights`, when given) and the board that accepts it, atomically.
-    public func accept(_ update: UpdateRecord, weights: Data? = nil, board: TaskBoard) throws {
+    /// Records an accepted update (with its plaintext `weights`, when given),
+    /// the board that accepts it and its `audit` event, atomically.
+    public func accept(_ update: UpdateRecord, weights: Data? = nil, board: TaskBoard, audit: AuditEvent? = nil) throws {
         try write { db in
-            try db.execute(sql: """
+            if let audit { try Self.enqueueAudit(db, audit) }
+            try db.run(sql: """
                 INSERT INTO updates (job, round, shard, trainer, account, lease, digest, samples, loss, weights_key, reward, paid, reexecuted, verified_by, weights)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)
                 """, arguments: [update.job, update.round, update.shard, update.trainer, update.account, update.lease, update.digest,
@@ -206,22 +212,22 @@ public final class RequesterStore: Sendable {
     /// An accepted update's weights as stored with it (nil when they live in the blob store under its weightsKey).
     public func updateWeights(job: String, round: Int, shard: Int) throws -> Data? {
         try read { db in
-            try Data.fetchOne(db, sql: "SELECT weights FROM updates WHERE job = ? AND round = ? AND shard = ?", arguments: [job, round, shard])
+            try Data.fetchOne(try db.cachedStatement(sql: "SELECT weights FROM updates WHERE job = ? AND round = ? AND shard = ?"), arguments: [job, round, shard])
         }
     }
 
     public func markPaid(job: String, round: Int, shard: Int) throws {
         try write { db in
-            try db.execute(sql: "UPDATE updates SET paid = 1 WHERE job = ? AND round = ? AND shard = ?", arguments: [job, round, shard])
+            try db.run(sql: "UPDATE updates SET paid = 1 WHERE job = ? AND round = ? AND shard = ?", arguments: [job, round, shard])
         }
     }
 
     public func updates(job: String, round: Int? = nil) throws -> [UpdateRecord] {
         try read { db in
             let rows = if let round {
-                try Row.fetchAll(db, sql: "SELECT * FROM updates WHERE job = ? AND round = ? ORDER BY shard", arguments: [job, round])
+                try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM updates WHERE job = ? AND round = ? ORDER BY shard"), arguments: [job, round])
             } else {
-                try Row.fetchAll(db, sql: "SELECT * FROM updates WHERE job = ? ORDER BY round, shard", arguments: [job])
+                try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM updates WHERE job = ? ORDER BY round, shard"), arguments: [job])
             }
             return rows.map { row in
                 UpdateRecord(job: row["job"], round: row["round"], shard: row["shard"], trainer: row["trainer"], account: row["account"],
@@ -259,13 +265,13 @@ public final class RequesterStore: Sendable {
 
     static func insertVerdict(_ db: Database, job: String, round: Int, shard: Int, trainer: String, verdict: String,
                               reason: String, slashed: Bool, evidence: String?, verifiedBy: String? = nil) throws {
-        try db.execute(sql: "INSERT INTO verdicts (job, round, shard, trainer, verdict, reason, slashed, evidence, at, verified_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        try db.run(sql: "INSERT INTO verdicts (job, round, shard, trainer, verdict, reason, slashed, evidence, at, verified_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                        arguments: [job, round, shard, trainer, verdict, reason, slashed, evidence, Date().timeIntervalSince1970, verifiedBy])
     }
 
     public func verdicts(job: String) throws -> [Verdict] {
         try read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM verdicts WHERE job = ? ORDER BY id", arguments: [job]).map { row in
+            try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM verdicts WHERE job = ? ORDER BY id"), arguments: [job]).map { row in
                 Verdict(round: row["round"], shard: row["shard"], trainer: row["trainer"], verdict: row["verdict"],
                         reason: row["reason"], slashed: row["slashed"] as Bool, evidence: row["evidence"], verifiedBy: row["verified_by"])
             }
@@ -293,7 +299,7 @@ public final class RequesterStore: Sendable {
     public func finishRound(job: String, round: Int, accuracy: Double, loss: Double, board: TaskBoard,
                             started: Date? = nil, slowestTraining: Double? = nil) throws {
         try write { db in
-            try db.execute(sql: """
+            try db.run(sql: """
                 INSERT OR REPLACE INTO rounds (job, round, accuracy, loss, finished, started, train_seconds) VALUES (?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [job, round, accuracy, loss, Date().timeIntervalSince1970, started?.timeIntervalSince1970, slowestTraining])
             try Self.saveBoard(db, job: job, board, status: nil)
@@ -302,7 +308,7 @@ public final class RequesterStore: Sendable {
 
     /// Marks a job done: its last round is recorded, its escrow refunded and its audit events on the ledger.
     public func markDone(job: String) throws {
-        try write { db in try db.execute(sql: "UPDATE jobs SET status = ? WHERE id = ?", arguments: [JobStatus.done.rawValue, job]) }
+        try write { db in try db.run(sql: "UPDATE jobs SET status = ? WHERE id = ?", arguments: [JobStatus.done.rawValue, job]) }
     }
 
     /// Moves the job to the next round before the finished round is evaluated: trainers start on the
@@ -312,7 +318,7 @@ public final class RequesterStore: Sendable {
         try write { db in
             try Self.saveBoard(db, job: job, board, status: nil)
             if let global {
-                try db.execute(sql: "INSERT OR REPLACE INTO globals (job, round, weights) VALUES (?, ?, ?)", arguments: [job, board.round, global])
+                try db.run(sql: "INSERT OR REPLACE INTO globals (job, round, weights) VALUES (?, ?, ?)", arguments: [job, board.round, global])
             }
         }
     }
@@ -320,7 +326,7 @@ public final class RequesterStore: Sendable {
     /// The global weights of `round` as written when it opened (rounds after the first), or nil.
     public func globalWeights(job: String, round: Int) throws -> Data? {
         try read { db in
-            try Data.fetchOne(db, sql: "SELECT weights FROM globals WHERE job = ? AND round = ?", arguments: [job, round])
+            try Data.fetchOne(try db.cachedStatement(sql: "SELECT weights FROM globals WHERE job = ? AND round = ?"), arguments: [job, round])
         }
     }
 
@@ -328,7 +334,7 @@ public final class RequesterStore: Sendable {
     public func recordRound(job: String, round: Int, accuracy: Double, loss: Double, started: Date?, slowestTraining: Double?,
                             finished: Date = Date()) throws {
         try write { db in
-            try db.execute(sql: """
+            try db.run(sql: """
                 INSERT OR REPLACE INTO rounds (job, round, accuracy, loss, finished, started, train_seconds) VALUES (?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [job, round, accuracy, loss, finished.timeIntervalSince1970, started?.timeIntervalSince1970, slowestTraining])
         }
@@ -336,7 +342,7 @@ public final class RequesterStore: Sendable {
 
     public func rounds(job: String) throws -> [RoundResult] {
         try read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM rounds WHERE job = ? ORDER BY round", arguments: [job]).map { row in
+            try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM rounds WHERE job = ? ORDER BY round"), arguments: [job]).map { row in
                 RoundResult(round: row["round"], accuracy: row["accuracy"], loss: row["loss"],
                             finished: Date(timeIntervalSince1970: row["finished"]),
                             started: (row["started"] as Double?).map(Date.init(timeIntervalSince1970:)),
@@ -356,33 +362,69 @@ public final class RequesterStore: Sendable {
         public var message: Data
     }
 
+    /// An audit event to queue: the topic it goes to and its message.
+    public struct AuditEvent: Sendable, Hashable {
+        public var topic: String
+        public var message: Data
+
+        public init(topic: String, message: Data) {
+            self.topic = topic
+            self.message = message
+        }
+    }
+
     /// Queues an audit event behind the ones already waiting.
     public func enqueueAudit(topic: String, message: Data) throws {
-        try write { db in try db.execute(sql: "INSERT INTO audit_outbox (topic, message) VALUES (?, ?)", arguments: [topic, message]) }
+        try write { db in try Self.enqueueAudit(db, AuditEvent(topic: topic, message: message)) }
+    }
+
+    static func enqueueAudit(_ db: Database, _ event: AuditEvent) throws {
+        try db.run(sql: "INSERT INTO audit_outbox (topic, message) VALUES (?, ?)", arguments: [event.topic, event.message])
     }
 
     /// The oldest waiting audit events, in the order they were queued.
     public func pendingAudit(limit: Int) throws -> [PendingAudit] {
         try read { db in
-            try Row.fetchAll(db, sql: "SELECT id, topic, message FROM audit_outbox ORDER BY id LIMIT ?", arguments: [limit]).map {
+            try Row.fetchAll(try db.cachedStatement(sql: "SELECT id, topic, message FROM audit_outbox ORDER BY id LIMIT ?"), arguments: [limit]).map {
                 PendingAudit(id: $0["id"], topic: $0["topic"], message: $0["message"])
             }
         }
     }
 
+    /// An event the ledger took: its outbox id, topic and sequence number there.
+    public struct SentAudit: Sendable, Hashable {
+        public var id: Int64
+        public var topic: String
+        public var sequence: Int64?
+
+        public init(id: Int64, topic: String, sequence: Int64?) {
+            self.id = id
+            self.topic = topic
+            self.sequence = sequence
+        }
+    }
+
     /// The ledger took event `id` as message `sequence` of its topic.
     public func auditSent(_ id: Int64, topic: String, sequence: Int64?) throws {
+        try auditSent([SentAudit(id: id, topic: topic, sequence: sequence)])
+    }
+
+    /// The ledger took these events (in this order), recorded in one transaction.
+    public func auditSent(_ events: [SentAudit]) throws {
+        guard !events.isEmpty else { return }
         try write { db in
-            try db.execute(sql: "DELETE FROM audit_outbox WHERE id = ?", arguments: [id])
-            if let sequence {
-                try db.execute(sql: "INSERT OR REPLACE INTO audit_topics (topic, sequence) VALUES (?, ?)", arguments: [topic, sequence])
+            for event in events {
+                try db.run(sql: "DELETE FROM audit_outbox WHERE id = ?", arguments: [event.id])
+                if let sequence = event.sequence {
+                    try db.run(sql: "INSERT OR REPLACE INTO audit_topics (topic, sequence) VALUES (?, ?)", arguments: [event.topic, sequence])
+                }
             }
         }
     }
 
     /// The sequence number of the last audit event `topic` took from this node, if any.
     public func lastAuditSequence(topic: String) throws -> Int64? {
-        try read { db in try Int64.fetchOne(db, sql: "SELECT sequence FROM audit_topics WHERE topic = ?", arguments: [topic]) }
+        try read { db in try Int64.fetchOne(try db.cachedStatement(sql: "SELECT sequence FROM audit_topics WHERE topic = ?"), arguments: [topic]) }
     }
 
     func write<T>(_ body: (Database) throws -> T) throws -> T {
@@ -402,8 +444,16 @@ extension RequesterStore {
     /// Replaces a job's signed spec (the node signs it again with its listen addresses when it starts the job).
     public func updateSigned(job: String, _ signed: SignedMessage<JobSpec>, status: JobStatus) throws {
         try write { db in
-            try db.execute(sql: "UPDATE jobs SET signed = ?, status = ? WHERE id = ?",
+            try db.run(sql: "UPDATE jobs SET signed = ?, status = ? WHERE id = ?",
                            arguments: [try CanonicalJSON.encode(signed), status.rawValue, job])
         }
+    }
+}
+
+extension Database {
+    /// Runs one SQL statement through the connection's statement cache
+    /// (compiled once per connection, not on every call).
+    func run(sql: String, arguments: StatementArguments = StatementArguments()) throws {
+        try cachedStatement(sql: sql).execute(arguments: arguments)
     }
 }

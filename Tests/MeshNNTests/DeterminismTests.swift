@@ -50,4 +50,20 @@ struct DeterminismTests {
         #expect(after.accuracy > 0.6)
         #expect(after.confusion.flatMap { $0 }.reduce(0, +) == 2000)
     }
+
+    @Test func evaluationGivesTheSameResultForAnyBatching() throws {
+        let data = try Dataset.fashionMNIST(split: .test).subset(Array(0..<1500))
+        let model = try Sequential(spec: Self.spec, seed: 4)
+        let whole = Evaluation(model: model, data: data)
+        #expect(Evaluation.automaticBatchSize(model.spec, samples: data.count) == data.count)
+        for batchSize in [1, 7, 1000] {
+            let batched = Evaluation(model: model, data: data, batchSize: batchSize)
+            #expect(batched.confusion == whole.confusion && batched.accuracy == whole.accuracy && batched.count == 1500)
+            #expect(abs(batched.loss - whole.loss) <= 1e-5 * max(1, abs(whole.loss)))
+        }
+        // A model whose activations for the whole set exceed the budget is evaluated in batches of 1,000.
+        let wide = ModelSpec(input: [784], layers: [.dense(units: 4096, bias: true), .dense(units: 10, bias: true)])
+        #expect(Evaluation.automaticBatchSize(wide, samples: 10_000) == 1000)
+    }
 }
+

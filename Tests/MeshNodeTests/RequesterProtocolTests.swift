@@ -242,21 +242,30 @@ struct RequesterProtocolTests {
                 for _ in 0..<100 { if try pending() == 0 { return true }; try await Task.sleep(for: .milliseconds(50)) }
                 return false
             }
-            #expect(try await waitForEmptyOutbox(), "job_started went out")
-            let first = try AuditLog.message("probe_one", ["job": .string(fixture.spec.id)])
-            let second = try AuditLog.message("probe_two", ["job": .string(fixture.spec.id)])
+            // The job starts (job_started is queued) within a few maintenance passes; wait until it is on the ledger.
+            var started = false
+            for _ in 0..<100 where !started {
+                let events = try await fixture.ledger.messages(topic: topic, from: 1, limit: 10).map { String(decoding: $0.contents, as: UTF8.self) }
+                let waiting = try pending()
+                started = events.contains { $0.contains("\"job_started\"") } && waiting == 0
+                if !started { try await Task.sleep(for: .milliseconds(50)) }
+            }
+            #expect(started, "job_started went out")
+            let events = try ["probe_one", "probe_two", "probe_three"].map { try AuditLog.message($0, ["job": .string(fixture.spec.id)]) }
             try await fixture.restart {
-                // The crash: the first event reached the ledger, the outbox never heard; the second never left.
-                try store.enqueueAudit(topic: fixture.spec.auditTopic, message: first)
-                try store.enqueueAudit(topic: fixture.spec.auditTopic, message: second)
+                // The crash: the first two events reached the ledger (the sender records a batch at a time),
+                // the outbox never heard; the third never left.
+                for event in events { try store.enqueueAudit(topic: fixture.spec.auditTopic, message: event) }
                 let payer = try await fixture.directory.ledgerAccount(on: fixture.ledger, funding: 0)
-                _ = try await fixture.ledger.submitMessage(Array(first), to: topic, payer: payer)
+                for event in events.prefix(2) { _ = try await fixture.ledger.submitMessage(Array(event), to: topic, payer: payer) }
             }
             #expect(try await waitForEmptyOutbox(), "the restarted requester emptied the outbox")
             let contents = try await fixture.ledger.messages(topic: topic, from: 1, limit: 1000).map(\.contents)
-            #expect(contents.filter { $0 == Array(first) }.count == 1, "the event the ledger already had is not sent twice")
-            #expect(contents.filter { $0 == Array(second) }.count == 1)
-            #expect(contents.firstIndex(of: Array(first))! < contents.firstIndex(of: Array(second))!)
+            for event in events {
+                #expect(contents.filter { $0 == Array(event) }.count == 1, "each event is on the ledger once")
+            }
+            let positions = events.map { contents.firstIndex(of: Array($0))! }
+            #expect(positions == positions.sorted(), "in the order they were recorded")
             #expect(try await fixture.ledger.verifyTopic(topic).isOK)
         } catch {
             await fixture.shutdown()
