@@ -119,8 +119,9 @@ public actor Requester {
     func maintain(announce: Bool) async {
         guard !stopped else { return }
         do {
-            for record in try store.jobs() where jobs[record.spec.id] == nil && record.status != .done {
-                try await adopt(record)
+            // Only jobs this node does not hold yet are read and checked in full.
+            for id in try store.unfinishedJobIDs() where jobs[id] == nil {
+                if let record = try store.job(id), record.status != .done { try await adopt(record) }
             }
             for id in jobs.keys.sorted() {
                 guard var record = jobs[id], record.status == .running else { continue }

@@ -123,6 +123,14 @@ public final class RequesterStore: Sendable {
         }
     }
 
+    /// The ids of the jobs not done yet, oldest first (no decoding, no signature checks).
+    public func unfinishedJobIDs() throws -> [String] {
+        try read { db in
+            try String.fetchAll(try db.cachedStatement(sql: "SELECT id FROM jobs WHERE status != ? ORDER BY submitted"),
+                                arguments: [JobStatus.done.rawValue])
+        }
+    }
+
     public func job(_ id: String) throws -> JobRecord? {
         try read { db in try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM jobs WHERE id = ?"), arguments: [id]).map(Self.record) }
     }

@@ -96,6 +96,11 @@ public struct LocalBlobStore: BlobStore {
 
     /// Stores in-memory bytes as `key`: no temp file, fsynced only when `durability` says so.
     public func put(key: String, data: Data, contentType: String?, durability: Durability) async throws -> BlobInfo {
+        try store(key: key, data: data, contentType: contentType, durability: durability)
+    }
+
+    /// ``put(key:data:contentType:durability:)`` for callers that cannot await (the server's event loop).
+    func store(key: String, data: Data, contentType: String?, durability: Durability) throws -> BlobInfo {
         try Self.validate(key: key)
         let previous = try record(key)
         let stored = try blocks.putData(data, blockSize: blockSize, mediaType: contentType ?? "application/octet-stream",

@@ -72,8 +72,13 @@ final class PresignedRequestHandler: ChannelInboundHandler {
         case idle
         case refused
         case uploading(key: String, contentType: String?, path: String, fd: Int32)
+        /// A PUT whose declared length is at most ``inMemoryUploadLimit``: its body is kept in memory.
+        case collecting(key: String, contentType: String?, body: ByteBuffer, declared: Int)
         case done
     }
+
+    /// Uploads up to this size (by `Content-Length`) are stored from memory: no temp file to write and read back.
+    static let inMemoryUploadLimit = 16 << 20
     var state = State.idle
 
     init(store: LocalBlobStore, verifier: SigV4Verifier, durability: Durability, now: @escaping @Sendable () -> Date) {
@@ -88,6 +93,15 @@ final class PresignedRequestHandler: ChannelInboundHandler {
         case .head(let head):
             handle(head, context: context)
         case .body(var buffer):
+            if case .collecting(let key, let contentType, var body, let declared) = state {
+                state = .done
+                guard body.readableBytes + buffer.readableBytes <= declared else {
+                    return respond(context, status: .badRequest, code: "IncompleteBody", message: "the body is longer than its Content-Length \(declared)")
+                }
+                body.writeBuffer(&buffer)
+                state = .collecting(key: key, contentType: contentType, body: body, declared: declared)
+                return
+            }
             guard case .uploading(_, _, let path, let fd) = state else { return }
             do {
                 try FileOps.writeAll(fd, buffer.readBytes(length: buffer.readableBytes) ?? [])
@@ -97,6 +111,22 @@ final class PresignedRequestHandler: ChannelInboundHandler {
                 _ = path
             }
         case .end:
+            if case .collecting(let key, let contentType, var body, let declared) = state {
+                state = .done
+                guard body.readableBytes == declared else {
+                    return respond(context, status: .badRequest, code: "IncompleteBody", message: "the body has \(body.readableBytes) bytes, its Content-Length says \(declared)")
+                }
+                do {
+                    let info = try store.store(key: key, data: Data(body.readableBytesView), contentType: contentType, durability: durability)
+                    var headers = HTTPHeaders()
+                    headers.add(name: "ETag", value: "\"\(info.sha256 ?? "")\"")
+                    headers.add(name: "x-amz-meta-sha256", value: info.sha256 ?? "")
+                    respond(context, status: .ok, headers: headers, body: nil)
+                } catch {
+                    respond(context, status: .internalServerError, code: "InternalError", message: "storing the upload failed: \(error)")
+                }
+                return
+            }
             guard case .uploading(let key, let contentType, let path, let fd) = state else { return }
             state = .done
             do {
@@ -148,6 +178,11 @@ final class PresignedRequestHandler: ChannelInboundHandler {
             state = .done
             serve(key: key, bodyToo: head.method == .GET, context: context)
         case .PUT:
+            if let declared = head.headers["content-length"].first.flatMap({ Int($0) }), (0...Self.inMemoryUploadLimit).contains(declared) {
+                state = .collecting(key: key, contentType: head.headers["content-type"].first,
+                                    body: context.channel.allocator.buffer(capacity: declared), declared: declared)
+                return
+            }
             do {
                 let (temp, fd) = try FileOps.openTemp(in: store.blocks.tempPath)
                 state = .uploading(key: key, contentType: head.headers["content-type"].first, path: temp, fd: fd)

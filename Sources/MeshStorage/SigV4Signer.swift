@@ -1,5 +1,6 @@
 public import Foundation
 import Crypto
+import NIOConcurrencyHelpers
 
 /// An access key pair for SigV4.
 public struct SigV4Credentials: Sendable, Equatable {
@@ -123,11 +124,21 @@ public struct SigV4Signer: Sendable {
             "AWS4-HMAC-SHA256", timestamp, scope(timestamp),
             Self.hex(SHA256.hash(data: Data(canonicalRequest.utf8))),
         ].joined(separator: "\n")
+        return Self.hex(HMAC<SHA256>.authenticationCode(for: Data(stringToSign.utf8), using: signingKey(day: String(timestamp.prefix(8)))))
+    }
+
+    /// The day's signing key (four HMACs from the secret), derived once per
+    /// day, region and service and then kept: every URL a node presigns or
+    /// checks on one day uses the same key.
+    func signingKey(day: String) -> SymmetricKey {
+        let scope = SigningKeyCache.Scope(secret: credentials.secretAccessKey, day: day, region: region, service: service)
+        if let key = SigningKeyCache.shared.key(for: scope) { return key }
         var key = SymmetricKey(data: Data(("AWS4" + credentials.secretAccessKey).utf8))
-        for part in [String(timestamp.prefix(8)), region, service, "aws4_request"] {
+        for part in [day, region, service, "aws4_request"] {
             key = SymmetricKey(data: Data(HMAC<SHA256>.authenticationCode(for: Data(part.utf8), using: key)))
         }
-        return Self.hex(HMAC<SHA256>.authenticationCode(for: Data(stringToSign.utf8), using: key))
+        SigningKeyCache.shared.store(key, for: scope)
+        return key
     }
 
     static func canonicalHeaders(host: String, _ headers: [(String, String)]) -> (String, String) {
@@ -159,21 +170,55 @@ public struct SigV4Signer: Sendable {
 
     /// RFC 3986 encoding as SigV4 wants it: unreserved characters kept, all else `%XX` upper-case.
     public static func uriEncode(_ text: String, keepSlash: Bool) -> String {
-        var out = ""
-        out.reserveCapacity(text.utf8.count)
+        let hexDigits = Array("0123456789ABCDEF".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(text.utf8.count + 16)
         for byte in text.utf8 {
             switch byte {
             case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
                  UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"),
                  UInt8(ascii: "."), UInt8(ascii: "~"):
-                out.unicodeScalars.append(Unicode.Scalar(byte))
+                out.append(byte)
             case UInt8(ascii: "/") where keepSlash:
-                out.append("/")
+                out.append(byte)
             default:
-                out += String(format: "%%%02X", byte)
+                out += [UInt8(ascii: "%"), hexDigits[Int(byte >> 4)], hexDigits[Int(byte & 0x0f)]]
             }
         }
-        return out
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Undoes `%XX` escapes (and `+` as a space when `plusIsSpace`); nil when
+    /// an escape is malformed or the result is not UTF-8, as Foundation's
+    /// `removingPercentEncoding`.
+    public static func percentDecode(_ text: Substring, plusIsSpace: Bool) -> String? {
+        let utf8 = text.utf8
+        guard utf8.contains(where: { $0 == UInt8(ascii: "%") || (plusIsSpace && $0 == UInt8(ascii: "+")) }) else { return String(text) }
+        func nibble(_ c: UInt8) -> UInt8? {
+            switch c {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
+            default: nil
+            }
+        }
+        var out: [UInt8] = []
+        out.reserveCapacity(utf8.count)
+        var index = utf8.startIndex
+        while index != utf8.endIndex {
+            let byte = utf8[index]
+            if byte == UInt8(ascii: "%") {
+                let first = utf8.index(after: index)
+                guard first != utf8.endIndex, utf8.index(after: first) != utf8.endIndex,
+                      let high = nibble(utf8[first]), let low = nibble(utf8[utf8.index(after: first)]) else { return nil }
+                out.append(high << 4 | low)
+                index = utf8.index(first, offsetBy: 2)
+                continue
+            }
+            out.append(plusIsSpace && byte == UInt8(ascii: "+") ? UInt8(ascii: " ") : byte)
+            index = utf8.index(after: index)
+        }
+        return String(validating: out, as: UTF8.self)
     }
 
     /// `yyyyMMdd'T'HHmmss'Z'` in UTC.
@@ -232,5 +277,33 @@ public struct SigV4Signer: Sendable {
             }
         }
         return String(decoding: utf8, as: UTF8.self)
+    }
+}
+
+/// Signing keys by credential scope, shared by every signer and verifier in
+/// the process (a handful of entries: one per secret, day, region and service).
+final class SigningKeyCache: Sendable {
+    struct Scope: Hashable {
+        var secret: String
+        var day: String
+        var region: String
+        var service: String
+    }
+
+    static let shared = SigningKeyCache()
+    /// More scopes than a node uses; past it the cache starts over.
+    static let capacity = 64
+
+    private let keys = NIOLockedValueBox<[Scope: SymmetricKey]>([:])
+
+    func key(for scope: Scope) -> SymmetricKey? {
+        keys.withLockedValue { $0[scope] }
+    }
+
+    func store(_ key: SymmetricKey, for scope: Scope) {
+        keys.withLockedValue { keys in
+            if keys.count >= Self.capacity { keys.removeAll() }
+            keys[scope] = key
+        }
     }
 }

@@ -108,12 +108,12 @@ extension SigV4Verifier {
     /// Splits a raw request target (`/b/k%20x?a=1&b`) into a decoded path and decoded query pairs.
     public static func splitTarget(_ target: String) -> (path: String, query: [(String, String)]) {
         let pieces = target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
-        let path = String(pieces[0]).removingPercentEncoding ?? String(pieces[0])
+        let path = SigV4Signer.percentDecode(pieces[0], plusIsSpace: false) ?? String(pieces[0])
         guard pieces.count == 2, !pieces[1].isEmpty else { return (path, []) }
         let query: [(String, String)] = pieces[1].split(separator: "&").map { item in
             let kv = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             func decode(_ s: Substring) -> String {
-                String(s).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String(s)
+                SigV4Signer.percentDecode(s, plusIsSpace: true) ?? String(s)
             }
             return (decode(kv[0]), kv.count == 2 ? decode(kv[1]) : "")
         }

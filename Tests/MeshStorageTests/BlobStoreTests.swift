@@ -163,6 +163,31 @@ struct BlobStoreTests {
         try await server.stop()
     }
 
+    /// Presigned uploads up to the in-memory limit are kept in memory, larger
+    /// ones go through a temp file: both store the same bytes.
+    @Test(.timeLimit(.minutes(1)))
+    func uploadsOnBothSidesOfTheInMemoryLimitStoreTheSameBytes() async throws {
+        let directory = try TestSupport.temporaryDirectory("meshfl-upload-sizes")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try LocalBlobStore(blocks: try BlockStore(directory: directory.appendingPathComponent("s")))
+        let server = try await PresignedServer.start(store: store)
+        do {
+            let served = try LocalBlobStore(blocks: store.blocks, endpoint: URL(string: "http://127.0.0.1:\(server.port)"))
+            for (key, size) in [("empty", 0), ("at-limit", PresignedRequestHandler.inMemoryUploadLimit),
+                                ("above-limit", PresignedRequestHandler.inMemoryUploadLimit + 1)] {
+                let data = TestSupport.bytes(size, seed: UInt64(size % 97))
+                try await PresignedTransfer.upload(data, to: try served.presignedURL(key: key, method: .put, expires: 60, contentType: nil).absoluteString)
+                #expect(try await served.head(key: key)?.sha256 == SigV4Signer.sha256Hex(data), "\(key)")
+                #expect(try await store.get(key: key) == data, "\(key)")
+            }
+            #expect(try FileManager.default.contentsOfDirectory(atPath: store.blocks.tempPath).isEmpty, "no temp file left behind")
+        } catch {
+            try? await server.stop()
+            throw error
+        }
+        try await server.stop()
+    }
+
     @Test func requestsCarryNoChecksumHeadersAndAreSigned() throws {
         let s3 = try S3BlobStore(endpoint: URL(string: "http://127.0.0.1:4566")!, region: "us-east-1", bucket: "b",
                                  credentials: .init(accessKeyID: "test", secretAccessKey: "test"))

@@ -64,6 +64,17 @@ struct SigV4SignerTests {
         #expect(SigV4Signer.uriEncode("!'()*", keepSlash: false) == "%21%27%28%29%2A")
     }
 
+    @Test func percentDecodingAgreesWithFoundation() {
+        for text in ["plain", "a%20b", "a%2Fb%2Bc%3D%C3%A9", "%e2%82%ac", "x+y", "100%", "%zz", "%4", "%C3", "/meshfl/a%20b.bin", ""] {
+            #expect(SigV4Signer.percentDecode(text[...], plusIsSpace: false) == text.removingPercentEncoding, "\(text)")
+            #expect(SigV4Signer.percentDecode(text[...], plusIsSpace: true)
+                    == text.replacingOccurrences(of: "+", with: " ").removingPercentEncoding, "\(text) with + as space")
+        }
+        let (path, query) = SigV4Verifier.splitTarget("/meshfl/a%20b.bin?X-Amz-Credential=k%2F20250101%2Fus-east-1&flag&q=a+b%2Bc")
+        #expect(path == "/meshfl/a b.bin")
+        #expect(query.map(\.0) == ["X-Amz-Credential", "flag", "q"] && query.map(\.1) == ["k/20250101/us-east-1", "", "a b+c"])
+    }
+
     // MARK: Verification
 
     func presigned(_ method: String, path: String = "/meshfl/a b.bin", contentType: String? = nil, date: Date = SigV4SignerTests.date, expires: Int = 600) -> [(String, String)] {
