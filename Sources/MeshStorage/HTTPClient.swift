@@ -68,7 +68,7 @@ struct HTTPClient: Sendable {
         let limit = maxCollectedBody
         let channel: any Channel
         do {
-            channel = try await ClientBootstrap(group: eventLoop)
+            let bootstrap = ClientBootstrap(group: eventLoop)
                 .connectTimeout(.seconds(10))
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
                 .channelInitializer { channel in
@@ -77,7 +77,12 @@ struct HTTPClient: Sendable {
                         try channel.pipeline.syncOperations.addHandler(ResponseHandler(promise: promise, downloadFD: downloadFD, limit: limit))
                     }
                 }
-                .connect(host: host, port: port).get()
+            // An IP literal needs no resolver and no Happy Eyeballs race.
+            if let address = Self.literalAddress(host: host, port: port) {
+                channel = try await bootstrap.connect(to: address).get()
+            } else {
+                channel = try await bootstrap.connect(host: host, port: port).get()
+            }
         } catch {
             promise.fail(error)
             throw StorageError(code: .http, message: "cannot connect to \(host):\(port); is the S3 endpoint or node server running?", cause: error)
@@ -109,6 +114,12 @@ struct HTTPClient: Sendable {
         } catch {
             throw StorageError(code: .http, message: "\(method) \(host):\(port) failed before a full response arrived", cause: error)
         }
+    }
+
+    /// `host` as a socket address when it is an IPv4 or IPv6 literal (`[::1]` too), else nil.
+    static func literalAddress(host: String, port: Int) -> SocketAddress? {
+        let literal = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
+        return try? SocketAddress(ipAddress: literal, port: port)
     }
 
     static func send(_ body: Body, on channel: any Channel) async throws {

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import NIOPosix
+import NIOCore
 import Testing
 @testable import MeshStorage
 
@@ -186,6 +187,13 @@ struct BlobStoreTests {
             throw error
         }
         try await server.stop()
+    }
+
+    @Test func ipLiteralsConnectWithoutTheResolver() {
+        #expect(HTTPClient.literalAddress(host: "127.0.0.1", port: 80)?.ipAddress == "127.0.0.1")
+        #expect(HTTPClient.literalAddress(host: "[::1]", port: 80)?.port == 80)
+        #expect(HTTPClient.literalAddress(host: "localhost", port: 80) == nil)
+        #expect(HTTPClient.literalAddress(host: "o3-rc2.akave.xyz", port: 443) == nil)
     }
 
     @Test func requestsCarryNoChecksumHeadersAndAreSigned() throws {
