@@ -28,12 +28,14 @@ public final class PresignedServer: Sendable {
 
     /// Starts serving `store` on `host:port` (port 0 picks a free port). The
     /// verifier accepts URLs signed with the store's own credentials and region.
-    /// Uploads are stored with `uploads` durability before the 200 goes out.
+    /// Uploads are stored with `uploads` durability before the 200 goes out;
+    /// a keep-alive connection quiet for `idleTimeout` is closed.
     public static func start(
         store: LocalBlobStore, host: String = "127.0.0.1", port: Int = 0, uploads: Durability = .synced,
-        now: @escaping @Sendable () -> Date = { Date() }
+        idleTimeout: Duration = .seconds(60), now: @escaping @Sendable () -> Date = { Date() }
     ) async throws -> PresignedServer {
         let group = MultiThreadedEventLoopGroup.singleton
+        let idleNanoseconds = idleTimeout.components.seconds * 1_000_000_000 + idleTimeout.components.attoseconds / 1_000_000_000
         let verifier = SigV4Verifier(credentials: [store.credentials], region: store.region)
         let channel: any Channel
         do {
@@ -41,6 +43,8 @@ public final class PresignedServer: Sendable {
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
+                        // Keep-alive connections that go quiet are closed (clients reopen them when needed).
+                        try channel.pipeline.syncOperations.addHandler(IdleStateHandler(allTimeout: .nanoseconds(idleNanoseconds)))
                         try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
                         try channel.pipeline.syncOperations.addHandler(PresignedRequestHandler(store: store, verifier: verifier, durability: uploads, now: now))
                     }
@@ -147,6 +151,14 @@ final class PresignedRequestHandler: ChannelInboundHandler {
     func channelInactive(context: ChannelHandlerContext) {
         abortUpload()
         context.fireChannelInactive()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent {
+            context.close(promise: nil)
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
     }
 
     func abortUpload() {

@@ -189,6 +189,39 @@ struct BlobStoreTests {
         try await server.stop()
     }
 
+    /// Sequential requests to one server share a kept-alive connection; one
+    /// the server closed while it sat idle is replaced, and the request works.
+    @Test(.timeLimit(.minutes(1)))
+    func connectionsAreKeptAliveAndReplacedWhenTheServerDropsThem() async throws {
+        let directory = try TestSupport.temporaryDirectory("meshfl-keepalive")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try LocalBlobStore(blocks: try BlockStore(directory: directory.appendingPathComponent("s")))
+        let server = try await PresignedServer.start(store: store, idleTimeout: .milliseconds(300))
+        do {
+            let served = try LocalBlobStore(blocks: store.blocks, endpoint: URL(string: "http://127.0.0.1:\(server.port)"))
+            let endpoint = HTTPConnectionPool.Endpoint(host: "127.0.0.1", port: server.port)
+            let data = TestSupport.bytes(50_000, seed: 7)
+            try await PresignedTransfer.upload(data, to: try served.presignedURL(key: "k", method: .put, expires: 60, contentType: nil).absoluteString)
+            #expect(HTTPConnectionPool.shared.idleCount(endpoint) == 1, "the connection is kept after the PUT")
+            let get = try served.presignedURL(key: "k", method: .get, expires: 60, contentType: nil).absoluteString
+            for _ in 0..<3 {
+                #expect(try await PresignedTransfer.download(get) == data)
+                #expect(HTTPConnectionPool.shared.idleCount(endpoint) == 1, "one connection serves every request")
+            }
+            // Refused requests close their connection (the server says so); the next one opens a new one.
+            let tampered = get.replacingOccurrences(of: "X-Amz-Signature=", with: "X-Amz-Signature=0")
+            await #expect(throws: StorageError.self) { try await PresignedTransfer.download(tampered) }
+            #expect(try await PresignedTransfer.download(get) == data)
+            // The server drops the idle connection; the client notices and connects again.
+            try await Task.sleep(for: .milliseconds(900))
+            #expect(try await PresignedTransfer.download(get) == data)
+        } catch {
+            try? await server.stop()
+            throw error
+        }
+        try await server.stop()
+    }
+
     @Test func ipLiteralsConnectWithoutTheResolver() {
         #expect(HTTPClient.literalAddress(host: "127.0.0.1", port: 80)?.ipAddress == "127.0.0.1")
         #expect(HTTPClient.literalAddress(host: "[::1]", port: 80)?.port == 80)
