@@ -108,10 +108,12 @@ public enum NodeRunner {
             switch options.storage {
             case .local:
                 // Uploads here are trainers' sealed results: checked against their receipts, and only the verified
-                // plaintext is kept (in node.sqlite), so they are not fsynced — a lost one costs a task, not state.
-                let started = try await PresignedServer.start(store: try directory.blobStore(), uploads: .buffered)
+                // plaintext is kept (in node.sqlite), so they are kept in memory (on disk, unsynced, when memory is
+                // full) and deleted once verified — a lost one costs a task, not state.
+                let store = try directory.blobStore()
+                let started = try await PresignedServer.start(store: store, uploads: .buffered, stageUploads: true)
                 server = started
-                storage = .local(try directory.blobStore(endpoint: URL(string: "http://127.0.0.1:\(started.port)")))
+                storage = .local(store.served(at: URL(string: "http://127.0.0.1:\(started.port)")!))
             case .s3(let path, let config):
                 storage = try await .s3(config, local: try directory.blobStore())
                 logger.notice("job objects in S3", metadata: ["config": "\(path)", "endpoint": "\(config.endpoint)", "bucket": "\(config.bucket)"])

@@ -306,6 +306,9 @@ public actor Requester {
         }
         let verifyStarted = ContinuousClock.now
         let verdict = await verify(receipt, signed: signed, spec: record.spec)
+        // Verified one way or the other: the sealed upload is not needed again (what is kept is in node.sqlite).
+        let resultKey = JobSubmission.Keys.result(receipt.job, round: receipt.round, shard: receipt.shard, lease: receipt.lease)
+        Task { [blobs] in try? await blobs.delete(key: resultKey) }
         let verifySeconds = (ContinuousClock.now - verifyStarted) / .seconds(1)
         metrics.add(.verifySeconds, verifySeconds, ["job": receipt.job])
         logger.debug("result verified", metadata: ["job": "\(receipt.job)", "round": "\(receipt.round)", "shard": "\(receipt.shard)",

@@ -1,5 +1,6 @@
 public import Foundation
 import Crypto
+import NIOConcurrencyHelpers
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -40,6 +41,8 @@ public struct LocalBlobStore: BlobStore {
     public let blockSize: Int
     /// The time source for presigning.
     let now: @Sendable () -> Date
+    /// Objects kept in memory only (``stage(key:data:contentType:)``), shared by copies of this store.
+    let staging: StagingArea
 
     let objectsPath: String
 
@@ -47,7 +50,7 @@ public struct LocalBlobStore: BlobStore {
     public init(
         blocks: BlockStore, bucket: String = "meshfl", endpoint: URL? = nil,
         credentials: SigV4Credentials = .init(accessKeyID: "meshfl", secretAccessKey: "meshfl-local"),
-        region: String = "us-east-1", blockSize: Int = Chunker.defaultBlockSize,
+        region: String = "us-east-1", blockSize: Int = Chunker.defaultBlockSize, stagingLimit: Int = 256 << 20,
         now: @escaping @Sendable () -> Date = { Date() }
     ) throws {
         self.blocks = blocks
@@ -56,6 +59,7 @@ public struct LocalBlobStore: BlobStore {
         self.credentials = credentials
         self.region = region
         self.blockSize = blockSize
+        self.staging = StagingArea(limit: stagingLimit)
         self.now = now
         objectsPath = blocks.directory.path + "/objects"
         try FileOps.makeDirectory(objectsPath)
@@ -81,6 +85,7 @@ public struct LocalBlobStore: BlobStore {
     /// Stores the file as `key` (synchronously; also used by the server).
     func importFile(key: String, path: String, contentType: String?, durability: Durability = .synced) throws -> BlobInfo {
         try Self.validate(key: key)
+        _ = staging.remove(key)
         guard let handle = FileHandle(forReadingAtPath: path) else {
             throw StorageError(code: .notFound, message: "cannot open \(path) for reading; check the path")
         }
@@ -94,6 +99,39 @@ public struct LocalBlobStore: BlobStore {
                                 previous: previous, durability: durability)
     }
 
+    /// Keeps `data` as `key` in memory only — gone when the process exits —
+    /// for objects read once and dropped (a trainer's sealed result, which
+    /// the requester verifies, keeps the plaintext of in node.sqlite, and
+    /// deletes). Nil when the staging area is full: store it on disk instead.
+    func stage(key: String, data: Data, contentType: String?) throws -> BlobInfo? {
+        try Self.validate(key: key)
+        let info = BlobInfo(key: key, size: Int64(data.count), sha256: SigV4Signer.sha256Hex(data), contentType: contentType)
+        guard staging.put(key, data: data, info: info) else { return nil }
+        if let previous = try record(key) {
+            // A staged object replaces a stored one under the same key.
+            unlink(recordPath(key))
+            blocks.unpin(previous.root, holder: Self.holder(key))
+        }
+        return info
+    }
+
+    /// This store served at `endpoint` (presigned URLs name it): the same blocks and staged objects.
+    public func served(at endpoint: URL) -> LocalBlobStore {
+        LocalBlobStore(copying: self, endpoint: endpoint)
+    }
+
+    private init(copying other: LocalBlobStore, endpoint: URL?) {
+        blocks = other.blocks
+        bucket = other.bucket
+        self.endpoint = endpoint
+        credentials = other.credentials
+        region = other.region
+        blockSize = other.blockSize
+        now = other.now
+        objectsPath = other.objectsPath
+        staging = other.staging
+    }
+
     /// Stores in-memory bytes as `key`: no temp file, fsynced only when `durability` says so.
     public func put(key: String, data: Data, contentType: String?, durability: Durability) async throws -> BlobInfo {
         try store(key: key, data: data, contentType: contentType, durability: durability)
@@ -102,6 +140,7 @@ public struct LocalBlobStore: BlobStore {
     /// ``put(key:data:contentType:durability:)`` for callers that cannot await (the server's event loop).
     func store(key: String, data: Data, contentType: String?, durability: Durability) throws -> BlobInfo {
         try Self.validate(key: key)
+        _ = staging.remove(key)
         let previous = try record(key)
         let stored = try blocks.putData(data, blockSize: blockSize, mediaType: contentType ?? "application/octet-stream",
                                         metadata: ["key": key], holder: Self.holder(key), durability: durability)
@@ -128,6 +167,10 @@ public struct LocalBlobStore: BlobStore {
 
     /// Writes the object to `file`, every block checked against its CID.
     public func get(key: String, to file: URL) async throws -> BlobInfo {
+        if let (data, info) = staging.get(key) {
+            try data.write(to: file)
+            return info
+        }
         guard let record = try record(key) else {
             throw StorageError(code: .notFound, message: "no object '\(key)' in the local store")
         }
@@ -138,6 +181,7 @@ public struct LocalBlobStore: BlobStore {
 
     /// The object in memory, every block checked against its CID: no temp file, no fsync.
     public func get(key: String) async throws -> Data {
+        if let (data, _) = staging.get(key) { return data }
         guard let record = try record(key) else {
             throw StorageError(code: .notFound, message: "no object '\(key)' in the local store")
         }
@@ -146,11 +190,13 @@ public struct LocalBlobStore: BlobStore {
 
     /// The object's record, or nil.
     public func head(key: String) async throws -> BlobInfo? {
-        try record(key).map(Self.info)
+        if let (_, info) = staging.get(key) { return info }
+        return try record(key).map(Self.info)
     }
 
     /// Removes the key and its pin; blocks go at the next garbage collection.
     public func delete(key: String) async throws {
+        if staging.remove(key) { return }
         guard let record = try record(key) else { return }
         unlink(recordPath(key))
         blocks.unpin(record.root, holder: Self.holder(key))
@@ -179,4 +225,41 @@ public struct LocalBlobStore: BlobStore {
             .presignedURL(key: key, method: method.rawValue, expires: expires, contentType: contentType,
                           signer: SigV4Signer(credentials: credentials, region: region), date: now())
     }
+}
+
+/// Objects a ``LocalBlobStore`` keeps in memory only, up to ``limit`` bytes in all.
+final class StagingArea: Sendable {
+    /// The most bytes staged at once (past it, ``put(_:data:info:)`` says no).
+    let limit: Int
+    private let state = NIOLockedValueBox<(objects: [String: (data: Data, info: BlobInfo)], bytes: Int)>(([:], 0))
+
+    init(limit: Int = 256 << 20) {
+        self.limit = limit
+    }
+
+    func put(_ key: String, data: Data, info: BlobInfo) -> Bool {
+        state.withLockedValue { state in
+            let replaced = state.objects[key]?.data.count ?? 0
+            guard state.bytes - replaced + data.count <= limit else { return false }
+            state.objects[key] = (data, info)
+            state.bytes += data.count - replaced
+            return true
+        }
+    }
+
+    func get(_ key: String) -> (data: Data, info: BlobInfo)? {
+        state.withLockedValue { $0.objects[key] }
+    }
+
+    /// Drops `key`; false if it was not staged.
+    func remove(_ key: String) -> Bool {
+        state.withLockedValue { state in
+            guard let removed = state.objects.removeValue(forKey: key) else { return false }
+            state.bytes -= removed.data.count
+            return true
+        }
+    }
+
+    /// Bytes staged now.
+    var bytes: Int { state.withLockedValue { $0.bytes } }
 }

@@ -29,10 +29,12 @@ public final class PresignedServer: Sendable {
     /// Starts serving `store` on `host:port` (port 0 picks a free port). The
     /// verifier accepts URLs signed with the store's own credentials and region.
     /// Uploads are stored with `uploads` durability before the 200 goes out;
-    /// a keep-alive connection quiet for `idleTimeout` is closed.
+    /// with `stageUploads`, uploads that fit are kept in the store's memory
+    /// only (lost on exit: for objects read once, like trainers' results). A
+    /// keep-alive connection quiet for `idleTimeout` is closed.
     public static func start(
         store: LocalBlobStore, host: String = "127.0.0.1", port: Int = 0, uploads: Durability = .synced,
-        idleTimeout: Duration = .seconds(60), now: @escaping @Sendable () -> Date = { Date() }
+        stageUploads: Bool = false, idleTimeout: Duration = .seconds(60), now: @escaping @Sendable () -> Date = { Date() }
     ) async throws -> PresignedServer {
         let group = MultiThreadedEventLoopGroup.singleton
         let idleNanoseconds = idleTimeout.components.seconds * 1_000_000_000 + idleTimeout.components.attoseconds / 1_000_000_000
@@ -46,7 +48,8 @@ public final class PresignedServer: Sendable {
                         // Keep-alive connections that go quiet are closed (clients reopen them when needed).
                         try channel.pipeline.syncOperations.addHandler(IdleStateHandler(allTimeout: .nanoseconds(idleNanoseconds)))
                         try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                        try channel.pipeline.syncOperations.addHandler(PresignedRequestHandler(store: store, verifier: verifier, durability: uploads, now: now))
+                        try channel.pipeline.syncOperations.addHandler(PresignedRequestHandler(store: store, verifier: verifier, durability: uploads,
+                                                                                          stageUploads: stageUploads, now: now))
                     }
                 }
                 .bind(host: host, port: port).get()
@@ -70,6 +73,8 @@ final class PresignedRequestHandler: ChannelInboundHandler {
     let store: LocalBlobStore
     let verifier: SigV4Verifier
     let durability: Durability
+    /// Uploads kept in the store's memory only (when they fit; see ``LocalBlobStore/stage(key:data:contentType:)``).
+    let stageUploads: Bool
     let now: @Sendable () -> Date
 
     enum State {
@@ -85,10 +90,11 @@ final class PresignedRequestHandler: ChannelInboundHandler {
     static let inMemoryUploadLimit = 16 << 20
     var state = State.idle
 
-    init(store: LocalBlobStore, verifier: SigV4Verifier, durability: Durability, now: @escaping @Sendable () -> Date) {
+    init(store: LocalBlobStore, verifier: SigV4Verifier, durability: Durability, stageUploads: Bool, now: @escaping @Sendable () -> Date) {
         self.store = store
         self.verifier = verifier
         self.durability = durability
+        self.stageUploads = stageUploads
         self.now = now
     }
 
@@ -121,7 +127,9 @@ final class PresignedRequestHandler: ChannelInboundHandler {
                     return respond(context, status: .badRequest, code: "IncompleteBody", message: "the body has \(body.readableBytes) bytes, its Content-Length says \(declared)")
                 }
                 do {
-                    let info = try store.store(key: key, data: Data(body.readableBytesView), contentType: contentType, durability: durability)
+                    let data = Data(body.readableBytesView)
+                    let staged = stageUploads ? try store.stage(key: key, data: data, contentType: contentType) : nil
+                    let info = try staged ?? store.store(key: key, data: data, contentType: contentType, durability: durability)
                     var headers = HTTPHeaders()
                     headers.add(name: "ETag", value: "\"\(info.sha256 ?? "")\"")
                     headers.add(name: "x-amz-meta-sha256", value: info.sha256 ?? "")
@@ -209,6 +217,17 @@ final class PresignedRequestHandler: ChannelInboundHandler {
     }
 
     func serve(key: String, bodyToo: Bool, context: ChannelHandlerContext) {
+        if let (data, info) = store.staging.get(key) {
+            var headers = HTTPHeaders()
+            headers.add(name: "Content-Type", value: info.contentType ?? "application/octet-stream")
+            headers.add(name: "ETag", value: "\"\(info.sha256 ?? "")\"")
+            headers.add(name: "x-amz-meta-sha256", value: info.sha256 ?? "")
+            if bodyToo { return respond(context, status: .ok, headers: headers, body: data) }
+            headers.add(name: "Content-Length", value: String(data.count))
+            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            return
+        }
         let record: LocalBlobStore.Record
         let manifest: Manifest
         do {

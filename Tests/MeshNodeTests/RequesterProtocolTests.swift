@@ -40,8 +40,10 @@ struct RequesterProtocolTests {
             let identity = try directory.identity()
             host = Libp2p.Host(identity: identity)
             try await host.listen(on: [try Multiaddr("/ip4/127.0.0.1/tcp/0")])
-            server = try await PresignedServer.start(store: try directory.blobStore(), uploads: .buffered)
-            blobs = try directory.blobStore(endpoint: URL(string: "http://127.0.0.1:\(server.port)"))
+            // As NodeRunner: one store behind the server and the requester, trainers' results staged in memory.
+            let store = try directory.blobStore()
+            server = try await PresignedServer.start(store: store, uploads: .buffered, stageUploads: true)
+            blobs = store.served(at: URL(string: "http://127.0.0.1:\(server.port)")!)
             requester = try await Self.requester(host: host, directory: directory, blobs: blobs, ledger: ledger)
             await requester.start()
         }
@@ -139,10 +141,18 @@ struct RequesterProtocolTests {
             let trainer = try await fixture.trainer()
             let lease = try await fixture.lease(for: trainer)
             let signed = try await fixture.receipt(for: lease, by: trainer)
+            let resultKey = JobSubmission.Keys.result(fixture.spec.id, round: lease.round, shard: lease.shard, lease: lease.lease)
+            #expect(try await fixture.blobs.head(key: resultKey) != nil, "the sealed result is uploaded")
             guard case .accepted(let paid) = try await fixture.call(.submit(signed), from: trainer.host) else {
                 Issue.record("an honest result is accepted"); return
             }
             #expect(paid == 100)
+            var dropped = false
+            for _ in 0..<100 where !dropped {
+                dropped = try await fixture.blobs.head(key: resultKey) == nil
+                if !dropped { try await Task.sleep(for: .milliseconds(20)) }
+            }
+            #expect(dropped, "the verified upload is deleted (its plaintext is in node.sqlite)")
             guard case .accepted = try await fixture.call(.submit(signed), from: trainer.host) else {
                 Issue.record("a replay is answered as before"); return
             }

@@ -222,6 +222,40 @@ struct BlobStoreTests {
         try await server.stop()
     }
 
+    /// With `stageUploads`, uploads live in the store's memory (seen by every
+    /// copy of the store, served back, deleted without a trace on disk) until
+    /// the staging area is full; then they go to disk as before.
+    @Test(.timeLimit(.minutes(1)))
+    func stagedUploadsStayInMemoryUntilTheAreaIsFull() async throws {
+        let directory = try TestSupport.temporaryDirectory("meshfl-staged")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try LocalBlobStore(blocks: try BlockStore(directory: directory.appendingPathComponent("s")), stagingLimit: 150_000)
+        let server = try await PresignedServer.start(store: store, uploads: .buffered, stageUploads: true)
+        do {
+            let served = store.served(at: URL(string: "http://127.0.0.1:\(server.port)")!)
+            let first = TestSupport.bytes(100_000, seed: 11), second = TestSupport.bytes(100_000, seed: 12)
+            try await PresignedTransfer.upload(first, to: try served.presignedURL(key: "r/1", method: .put, expires: 60, contentType: nil).absoluteString)
+            #expect(store.staging.bytes == 100_000)
+            #expect(try await served.get(key: "r/1") == first)
+            #expect(try await served.head(key: "r/1")?.sha256 == SigV4Signer.sha256Hex(first))
+            #expect(try await PresignedTransfer.download(try served.presignedURL(key: "r/1", method: .get, expires: 60, contentType: nil).absoluteString) == first)
+            #expect(try await served.list(prefix: "r/").isEmpty, "nothing of a staged object is on disk")
+            // Past the limit, the next upload is stored on disk.
+            try await PresignedTransfer.upload(second, to: try served.presignedURL(key: "r/2", method: .put, expires: 60, contentType: nil).absoluteString)
+            #expect(store.staging.bytes == 100_000)
+            #expect(try await served.list(prefix: "r/").map(\.key) == ["r/2"])
+            #expect(try await served.get(key: "r/2") == second)
+            try await served.delete(key: "r/1")
+            #expect(store.staging.bytes == 0)
+            #expect(try await served.head(key: "r/1") == nil)
+            await #expect(throws: StorageError.self) { try await served.get(key: "r/1") }
+        } catch {
+            try? await server.stop()
+            throw error
+        }
+        try await server.stop()
+    }
+
     @Test func ipLiteralsConnectWithoutTheResolver() {
         #expect(HTTPClient.literalAddress(host: "127.0.0.1", port: 80)?.ipAddress == "127.0.0.1")
         #expect(HTTPClient.literalAddress(host: "[::1]", port: 80)?.port == 80)
