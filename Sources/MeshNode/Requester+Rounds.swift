@@ -118,8 +118,14 @@ extension Requester {
             _ = try await blobs.put(key: JobSubmission.Keys.final(id), data: data, contentType: nil)
             _ = try await blobs.put(key: JobSubmission.Keys.sealedFinal(id), data: try Sealer.seal(data, to: sealingKey.publicKey), contentType: nil)
         } else {
-            // Not fsynced: node.sqlite gets the same bytes in the transaction that opens the round (restoreGlobalWeights).
-            _ = try await blobs.put(key: JobSubmission.Keys.global(id, round: round + 1), data: data, contentType: nil, durability: .buffered)
+            // Not on disk when it can be helped: node.sqlite gets the same bytes in the transaction that opens the
+            // round, and restoreGlobalWeights puts them back after a restart.
+            let key = JobSubmission.Keys.global(id, round: round + 1)
+            if let local = blobs as? LocalBlobStore, try local.stage(key: key, data: data, contentType: nil) != nil {
+                // Served from memory.
+            } else {
+                _ = try await blobs.put(key: key, data: data, contentType: nil, durability: .buffered)
+            }
         }
         // The board as it is now (other requests ran during the awaits above).
         guard var current = jobs[id], current.board.round == round, current.board.isRoundComplete else { return }
@@ -136,6 +142,8 @@ extension Requester {
         } else {
             try store.advanceRound(job: id, board: current.board, global: data)
             jobs[id] = current
+            // The weights of the round before the one just finished are read by nobody now (node.sqlite keeps them).
+            if round >= 1 { dropLocalObject(JobSubmission.Keys.global(id, round: round - 1)) }
             roundStates[id] = RoundState(round: round + 1, global: next)
             aggregating.remove(id)
             aggregatingHere = false
@@ -211,8 +219,15 @@ extension Requester {
         guard let record = jobs[id] else { return }
         let recorded = Set(try store.rounds(job: id).map(\.round))
         for round in 0..<record.board.round where !recorded.contains(round) {
-            let key = round + 1 < record.spec.rounds ? JobSubmission.Keys.global(id, round: round + 1) : JobSubmission.Keys.final(id)
-            let weights = try Weights.decode(try await blobs.get(key: key), source: "weights after round \(round) of \(id)")
+            let bytes: Data
+            if round + 1 < record.spec.rounds {
+                if let stored = try store.globalWeights(job: id, round: round + 1) { bytes = stored } else {
+                    bytes = try await blobs.get(key: JobSubmission.Keys.global(id, round: round + 1))
+                }
+            } else {
+                bytes = try await blobs.get(key: JobSubmission.Keys.final(id))
+            }
+            let weights = try Weights.decode(bytes, source: "weights after round \(round) of \(id)")
             let evaluation = try await evaluate(weights, spec: record.spec)
             try store.recordRound(job: id, round: round, accuracy: evaluation.accuracy, loss: evaluation.loss, started: nil, slowestTraining: nil)
             logger.info("recorded the evaluation a restart interrupted", metadata: ["job": "\(id)", "round": "\(round + 1)"])

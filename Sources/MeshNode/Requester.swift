@@ -307,8 +307,7 @@ public actor Requester {
         let verifyStarted = ContinuousClock.now
         let verdict = await verify(receipt, signed: signed, spec: record.spec)
         // Verified one way or the other: the sealed upload is not needed again (what is kept is in node.sqlite).
-        let resultKey = JobSubmission.Keys.result(receipt.job, round: receipt.round, shard: receipt.shard, lease: receipt.lease)
-        Task { [blobs] in try? await blobs.delete(key: resultKey) }
+        dropLocalObject(JobSubmission.Keys.result(receipt.job, round: receipt.round, shard: receipt.shard, lease: receipt.lease))
         let verifySeconds = (ContinuousClock.now - verifyStarted) / .seconds(1)
         metrics.add(.verifySeconds, verifySeconds, ["job": receipt.job])
         logger.debug("result verified", metadata: ["job": "\(receipt.job)", "round": "\(receipt.round)", "shard": "\(receipt.shard)",
@@ -381,6 +380,14 @@ public actor Requester {
             logger.warning("fraud proven; trainer slashed", metadata: ["trainer": "\(receipt.trainer)", "evidence": "\(cid)"])
             return .rejected(reason: reason, slashed: slashable > 0)
         }
+    }
+
+    /// Deletes an object this node no longer reads from its own store (in
+    /// the background). A bucket keeps everything: expiring objects there is
+    /// the bucket owner's lifecycle policy.
+    func dropLocalObject(_ key: String) {
+        guard let local = blobs as? LocalBlobStore else { return }
+        Task { try? await local.delete(key: key) }
     }
 
     func pay(_ update: RequesterStore.UpdateRecord) async throws {

@@ -103,7 +103,7 @@ public struct LocalBlobStore: BlobStore {
     /// for objects read once and dropped (a trainer's sealed result, which
     /// the requester verifies, keeps the plaintext of in node.sqlite, and
     /// deletes). Nil when the staging area is full: store it on disk instead.
-    func stage(key: String, data: Data, contentType: String?) throws -> BlobInfo? {
+    public func stage(key: String, data: Data, contentType: String?) throws -> BlobInfo? {
         try Self.validate(key: key)
         let info = BlobInfo(key: key, size: Int64(data.count), sha256: SigV4Signer.sha256Hex(data), contentType: contentType)
         guard staging.put(key, data: data, info: info) else { return nil }
