@@ -61,8 +61,9 @@ public struct JobStorage: Sendable {
 
 /// The `storage` setting of a node: `local:DIR` or `s3:CONFIG`.
 public enum StorageSetting: Sendable, Equatable {
-    /// The data directory's block store (`local:DIR` is accepted; objects stay in the data directory).
-    case local
+    /// The node's own block store: `<data dir>/blocks`, or `DIR` when given
+    /// (the data directory then links `blocks` to it; see ``NodeDirectory/placeBlocks(at:)``).
+    case local(directory: String?)
     /// An S3-compatible bucket, described by the config file at `path`.
     case s3(path: String, config: S3StorageConfig)
 
@@ -71,7 +72,10 @@ public enum StorageSetting: Sendable, Equatable {
     ///
     /// - Throws: ``NodeError/Code/invalidInput`` naming the file and field.
     public static func parse(_ text: String, environment: [String: String]) throws -> StorageSetting {
-        if text.hasPrefix("local:") { return .local }
+        if text.hasPrefix("local:") {
+            let directory = String(text.dropFirst("local:".count))
+            return .local(directory: directory.isEmpty ? nil : (directory as NSString).expandingTildeInPath)
+        }
         if text.hasPrefix("s3:") {
             let path = String(text.dropFirst("s3:".count))
             guard !path.isEmpty else {

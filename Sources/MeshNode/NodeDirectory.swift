@@ -71,6 +71,49 @@ public struct NodeDirectory: Sendable {
 
     /// The node's block store and its object layer (for presigned URLs).
     /// `endpoint` is where its presigned server listens (needed to presign).
+    /// Puts the block store at `target` for this data directory and every
+    /// command that uses it (`submit`, `fetch`, …): `blocks` becomes a
+    /// symbolic link to `target` (created if missing). Refuses, naming both
+    /// places, when the data directory already keeps objects elsewhere.
+    public func placeBlocks(at target: URL) throws {
+        let manager = FileManager.default
+        let target = target.standardizedFileURL
+        let link = blocksURL.path
+        if let current = try? manager.destinationOfSymbolicLink(atPath: link) {
+            let resolved = URL(fileURLWithPath: current, relativeTo: url).standardizedFileURL
+            guard resolved.path == target.path else {
+                throw NodeError(.invalidInput, "storage local:\(target.path): the data directory \(url.path) keeps its objects in \(resolved.path) "
+                    + "(blocks links there); move them to \(target.path) and relink, or use local:\(resolved.path)")
+            }
+            return
+        }
+        var isDirectory: ObjCBool = false
+        if manager.fileExists(atPath: link, isDirectory: &isDirectory) {
+            if URL(fileURLWithPath: link).resolvingSymlinksInPath().path == target.resolvingSymlinksInPath().path { return }
+            guard isDirectory.boolValue, Self.holdsNoFiles(link) else {
+                throw NodeError(.invalidInput, "storage local:\(target.path): the data directory \(url.path) already keeps objects in \(link); "
+                    + "move that directory to \(target.path) (then run again), or drop the directory from local:")
+            }
+            try manager.removeItem(atPath: link)
+        }
+        do {
+            try manager.createDirectory(at: target, withIntermediateDirectories: true)
+            try manager.createSymbolicLink(atPath: link, withDestinationPath: target.path)
+        } catch {
+            throw NodeError(.storage, "cannot put the block store at \(target.path) (linked from \(link)): \(error)")
+        }
+    }
+
+    /// True when the directory tree at `path` contains no regular files.
+    static func holdsNoFiles(_ path: String) -> Bool {
+        guard let entries = FileManager.default.enumerator(atPath: path) else { return true }
+        for case let entry as String in entries {
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: path + "/" + entry, isDirectory: &isDirectory), !isDirectory.boolValue { return false }
+        }
+        return true
+    }
+
     public func blobStore(endpoint: URL? = nil) throws -> LocalBlobStore {
         let blocks = try BlockStore(directory: blocksURL)
         return try LocalBlobStore(blocks: blocks, endpoint: endpoint, credentials: try LocalBlobStore.nodeCredentials(in: url))

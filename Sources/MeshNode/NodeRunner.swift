@@ -39,7 +39,7 @@ public struct NodeOptions: Sendable {
     /// Validators: what they accept and spend (`--max-reexecutions`).
     public var validatorLimits = Validator.Limits()
     /// Requesters: where job objects live (`--storage`; see ``JobStorage``).
-    public var storage: StorageSetting = .local
+    public var storage: StorageSetting = .local(directory: nil)
 
     public init(role: NodeRole, dataDirectory: String, ledger: LedgerLocation) {
         self.role = role
@@ -106,7 +106,8 @@ public enum NodeRunner {
             var server: PresignedServer?
             let storage: JobStorage
             switch options.storage {
-            case .local:
+            case .local(let blocks):
+                if let blocks { try directory.placeBlocks(at: URL(fileURLWithPath: blocks)) }
                 // Uploads here are trainers' sealed results: checked against their receipts, and only the verified
                 // plaintext is kept (in node.sqlite), so they are kept in memory (on disk, unsynced, when memory is
                 // full) and deleted once verified — a lost one costs a task, not state.

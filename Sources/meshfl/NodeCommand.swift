@@ -75,7 +75,7 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: "The ledger: local:PATH (a SQLite file shared by the nodes of one machine; default local:meshfl-dev.ledger) or hedera:CONFIG (a JSON file naming a Hedera network and this node's account; see docs/ledger.md).")
     var ledger: String?
 
-    @Option(help: "Where a requester keeps job objects: local:DIR (the data directory's block store, the default) or s3:CONFIG (a JSON file naming an S3-compatible endpoint, region and bucket; credentials from $AWS_ACCESS_KEY_ID / $AWS_SECRET_ACCESS_KEY).")
+    @Option(help: "Where a requester keeps job objects: local:DIR (the node's block store, in DIR — <data dir>/blocks then links there; plain local: keeps it in the data directory, the default) or s3:CONFIG (a JSON file naming an S3-compatible endpoint, region and bucket; credentials from $AWS_ACCESS_KEY_ID / $AWS_SECRET_ACCESS_KEY).")
     var storage: String?
 
     @Option(help: "CPU cores (BLAS threads) for training and verification (default 1).")

@@ -54,7 +54,8 @@ struct S3StorageConfigTests {
             return
         }
         #expect(parsedPath == path && config.bucket == "meshfl")
-        #expect(try StorageSetting.parse("local:/data", environment: [:]) == .local)
+        #expect(try StorageSetting.parse("local:/data", environment: [:]) == .local(directory: "/data"))
+        #expect(try StorageSetting.parse("local:", environment: [:]) == .local(directory: nil))
         let noKeys = try #require(throws: NodeError.self) { try StorageSetting.parse(file.storage!, environment: [:]) }
         #expect(noKeys.message.contains("AWS_ACCESS_KEY_ID"))
         let unknown = try #require(throws: NodeError.self) { try StorageSetting.parse("gcs:x", environment: [:]) }
