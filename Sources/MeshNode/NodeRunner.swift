@@ -61,6 +61,7 @@ public enum NodeRunner {
     public static func run(_ options: NodeOptions, logger: Logger, ready: @Sendable ([Multiaddr]) -> Void) async throws {
         BLAS.setThreads(options.cores)
         let directory = try NodeDirectory(options.dataDirectory)
+        if case .local(let blocks?) = options.storage { try directory.placeBlocks(at: URL(fileURLWithPath: blocks)) }
         let identity = try directory.identity()
         let ledger = try await options.ledger.open()
         var configuration = Libp2p.Host.Configuration()
@@ -106,8 +107,7 @@ public enum NodeRunner {
             var server: PresignedServer?
             let storage: JobStorage
             switch options.storage {
-            case .local(let blocks):
-                if let blocks { try directory.placeBlocks(at: URL(fileURLWithPath: blocks)) }
+            case .local:
                 // Uploads here are trainers' sealed results: checked against their receipts, and only the verified
                 // plaintext is kept (in node.sqlite), so they are kept in memory (on disk, unsynced, when memory is
                 // full) and deleted once verified — a lost one costs a task, not state.
