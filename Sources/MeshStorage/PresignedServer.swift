@@ -126,33 +126,31 @@ final class PresignedRequestHandler: ChannelInboundHandler {
                 guard body.readableBytes == declared else {
                     return respond(context, status: .badRequest, code: "IncompleteBody", message: "the body has \(body.readableBytes) bytes, its Content-Length says \(declared)")
                 }
-                do {
+                return respondStored(context) {
                     let data = Data(body.readableBytesView)
                     let staged = stageUploads ? try store.stage(key: key, data: data, contentType: contentType) : nil
-                    let info = try staged ?? store.store(key: key, data: data, contentType: contentType, durability: durability)
-                    var headers = HTTPHeaders()
-                    headers.add(name: "ETag", value: "\"\(info.sha256 ?? "")\"")
-                    headers.add(name: "x-amz-meta-sha256", value: info.sha256 ?? "")
-                    respond(context, status: .ok, headers: headers, body: nil)
-                } catch {
-                    respond(context, status: .internalServerError, code: "InternalError", message: "storing the upload failed: \(error)")
+                    return try staged ?? store.store(key: key, data: data, contentType: contentType, durability: durability)
                 }
-                return
             }
             guard case .uploading(let key, let contentType, let path, let fd) = state else { return }
             state = .done
-            do {
-                // The temp file is only read back into blocks, which are synced themselves when that is asked.
-                close(fd)
-                defer { unlink(path) }
-                let info = try store.importFile(key: key, path: path, contentType: contentType, durability: durability)
-                var headers = HTTPHeaders()
-                headers.add(name: "ETag", value: "\"\(info.sha256 ?? "")\"")
-                headers.add(name: "x-amz-meta-sha256", value: info.sha256 ?? "")
-                respond(context, status: .ok, headers: headers, body: nil)
-            } catch {
-                respond(context, status: .internalServerError, code: "InternalError", message: "storing the upload failed: \(error)")
-            }
+            // The temp file is only read back into blocks, which are synced themselves when that is asked.
+            close(fd)
+            defer { unlink(path) }
+            respondStored(context) { try store.importFile(key: key, path: path, contentType: contentType, durability: durability) }
+        }
+    }
+
+    /// Stores an upload and answers 200 with its SHA-256 (or 500 naming what failed).
+    func respondStored(_ context: ChannelHandlerContext, _ store: () throws -> BlobInfo) {
+        do {
+            let info = try store()
+            var headers = HTTPHeaders()
+            headers.add(name: "ETag", value: "\"\(info.sha256 ?? "")\"")
+            headers.add(name: "x-amz-meta-sha256", value: info.sha256 ?? "")
+            respond(context, status: .ok, headers: headers, body: nil)
+        } catch {
+            respond(context, status: .internalServerError, code: "InternalError", message: "storing the upload failed: \(error)")
         }
     }
 
