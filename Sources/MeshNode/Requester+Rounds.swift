@@ -29,11 +29,7 @@ extension Requester {
         guard let record = jobs[id] else { throw NodeError(.storage, "job \(id) is not running here") }
         let round = record.board.round
         if let state = roundStates[id], state.round == round { return state }
-        let bytes: Data
-        if round > 0, let stored = try store.globalWeights(job: id, round: round) { bytes = stored } else {
-            bytes = try await blobs.get(key: JobSubmission.Keys.global(id, round: round))
-        }
-        let global = try Weights.decode(bytes, source: "global weights of \(id) round \(round)")
+        let global = try Weights.decode(try await globalWeightsData(id, round: round), source: "global weights of \(id) round \(round)")
         var state = RoundState(round: round, global: global)
         for update in try store.updates(job: id, round: round) {
             var bytes = try store.updateWeights(job: id, round: round, shard: update.shard)
@@ -44,6 +40,13 @@ extension Requester {
         if let current = roundStates[id], current.round == round, current.updates.count >= state.updates.count { return current }
         roundStates[id] = state
         return state
+    }
+
+    /// The bytes of a round's global weights: node.sqlite's copy (every round
+    /// after the first), else the blob store's.
+    func globalWeightsData(_ id: String, round: Int) async throws -> Data {
+        if round > 0, let stored = try store.globalWeights(job: id, round: round) { return stored }
+        return try await blobs.get(key: JobSubmission.Keys.global(id, round: round))
     }
 
     /// The first ``probeSize`` validation samples of a job.
@@ -219,14 +222,9 @@ extension Requester {
         guard let record = jobs[id] else { return }
         let recorded = Set(try store.rounds(job: id).map(\.round))
         for round in 0..<record.board.round where !recorded.contains(round) {
-            let bytes: Data
-            if round + 1 < record.spec.rounds {
-                if let stored = try store.globalWeights(job: id, round: round + 1) { bytes = stored } else {
-                    bytes = try await blobs.get(key: JobSubmission.Keys.global(id, round: round + 1))
-                }
-            } else {
-                bytes = try await blobs.get(key: JobSubmission.Keys.final(id))
-            }
+            let bytes = round + 1 < record.spec.rounds
+                ? try await globalWeightsData(id, round: round + 1)
+                : try await blobs.get(key: JobSubmission.Keys.final(id))
             let weights = try Weights.decode(bytes, source: "weights after round \(round) of \(id)")
             let evaluation = try await evaluate(weights, spec: record.spec)
             try store.recordRound(job: id, round: round, accuracy: evaluation.accuracy, loss: evaluation.loss, started: nil, slowestTraining: nil)

@@ -412,11 +412,6 @@ public final class RequesterStore: Sendable {
         }
     }
 
-    /// The ledger took event `id` as message `sequence` of its topic.
-    public func auditSent(_ id: Int64, topic: String, sequence: Int64?) throws {
-        try auditSent([SentAudit(id: id, topic: topic, sequence: sequence)])
-    }
-
     /// The ledger took these events (in this order), recorded in one transaction.
     public func auditSent(_ events: [SentAudit]) throws {
         guard !events.isEmpty else { return }

@@ -77,8 +77,8 @@ struct HTTPClient: Sendable {
             do {
                 return try await send(method: method, host: host, port: port, target: target, headers: headers, body: body,
                                       downloadFD: downloadFD, on: pooled, endpoint: endpoint)
-            } catch let error as HTTPConnectionPool.StaleConnection {
-                _ = error  // the server let the idle connection go: one more try on a new one
+            } catch is HTTPConnectionPool.StaleConnection {
+                // The server let the idle connection go: one more try on a new one.
             }
         }
         let connection = try await connect(host: host, port: port)

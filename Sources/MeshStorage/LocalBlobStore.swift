@@ -32,7 +32,7 @@ public struct LocalBlobStore: BlobStore {
     /// The path-style bucket name in presigned URLs.
     public let bucket: String
     /// Where ``PresignedServer`` listens, for presigned URLs; nil if not served.
-    public let endpoint: URL?
+    public private(set) var endpoint: URL?
     /// The key pair presigned URLs are signed with.
     public let credentials: SigV4Credentials
     /// The region in presigned URLs' scope.
@@ -117,19 +117,9 @@ public struct LocalBlobStore: BlobStore {
 
     /// This store served at `endpoint` (presigned URLs name it): the same blocks and staged objects.
     public func served(at endpoint: URL) -> LocalBlobStore {
-        LocalBlobStore(copying: self, endpoint: endpoint)
-    }
-
-    private init(copying other: LocalBlobStore, endpoint: URL?) {
-        blocks = other.blocks
-        bucket = other.bucket
-        self.endpoint = endpoint
-        credentials = other.credentials
-        region = other.region
-        blockSize = other.blockSize
-        now = other.now
-        objectsPath = other.objectsPath
-        staging = other.staging
+        var copy = self
+        copy.endpoint = endpoint
+        return copy
     }
 
     /// Stores in-memory bytes as `key`: no temp file, fsynced only when `durability` says so.
