@@ -49,18 +49,24 @@ extension Requester {
         return try await blobs.get(key: JobSubmission.Keys.global(id, round: round))
     }
 
+    /// A job's validation split (read when the job is adopted, before any lease).
+    func validationData(_ id: String) throws -> Dataset {
+        guard let data = validation[id] else { throw NodeError(.storage, "the validation split of \(id) is not loaded") }
+        return data
+    }
+
     /// The first ``probeSize`` validation samples of a job.
-    func probe(_ id: String) -> Dataset {
+    func probe(_ id: String) throws -> Dataset {
         if let probe = probes[id] { return probe }
-        let data = validation[id]!
+        let data = try validationData(id)
         let probe = data.subset(Array(0..<min(Self.probeSize, data.count)))
         probes[id] = probe
         return probe
     }
 
-    /// The loss of `weights` on the job's probe, off the actor.
-    func probeLoss(_ weights: [String: Tensor], spec: JobSpec) async -> Float? {
-        let probe = probe(spec.id)
+    /// The loss of `weights` on the job's probe, off the actor; nil when they do not fit the model.
+    func probeLoss(_ weights: [String: Tensor], spec: JobSpec) async throws -> Float? {
+        let probe = try probe(spec.id)
         return await Task.detached {
             guard let model = try? Sequential(spec: spec.model, seed: 0), (try? model.load(weights)) != nil else { return nil }
             return Evaluation(model: model, data: probe).loss
@@ -71,7 +77,7 @@ extension Requester {
     func globalProbeLoss(_ id: String, spec: JobSpec) async throws -> Float? {
         let state = try await roundState(id)
         if let loss = state.probeLoss { return loss }
-        let loss = await probeLoss(state.global, spec: spec)
+        let loss = try await probeLoss(state.global, spec: spec)
         if var current = roundStates[id], current.round == state.round {
             current.probeLoss = loss
             roundStates[id] = current
@@ -191,7 +197,7 @@ extension Requester {
 
     /// Accuracy and loss of `weights` on the job's validation split, off the actor.
     func evaluate(_ weights: [String: Tensor], spec: JobSpec) async throws -> (accuracy: Double, loss: Double) {
-        let data = validation[spec.id]!
+        let data = try validationData(spec.id)
         return try await Task.detached {
             let model = try Sequential(spec: spec.model, seed: spec.seed)
             try model.load(weights, source: "aggregated weights")

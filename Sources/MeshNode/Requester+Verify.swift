@@ -66,11 +66,13 @@ extension Requester {
             return .reject("the weights contain NaN or infinite values")
         }
         // The round's starting loss on the probe is computed once per round; each result costs one evaluation.
-        let before: Float?
-        do { before = try await globalProbeLoss(spec.id, spec: spec) } catch {
+        let before: Float?, after: Float?
+        do {
+            before = try await globalProbeLoss(spec.id, spec: spec)
+            after = try await probeLoss(weights, spec: spec)
+        } catch {
             return .reject("the requester could not read its own state: \(error)")
         }
-        let after = await probeLoss(weights, spec: spec)
         guard let before, let after, after.isFinite, after <= max(before * 1.5, before + 0.5) else { return .reject("validation loss is non-finite or far above the round's starting loss") }
 
         let reexecute = (acceptedBy[receipt.trainer] ?? 0) < 2 || Double.random(in: 0..<1) < spec.reexecutionProbability

@@ -164,11 +164,13 @@ public actor Requester {
         } else {
             record.board.recoverAfterRestart()
         }
+        // The validation split first: once the job is in `jobs` a parked claim gets a lease, and a small task's
+        // result can come back before a large read would finish — verifying it needs the probe.
+        validation[record.spec.id] = try ShardFile.decode(try await blobs.get(key: JobSubmission.Keys.validation(record.spec.id)),
+                                                         source: "validation shard of \(record.spec.id)")
         jobs[record.spec.id] = record
         try await restoreGlobalWeights(record.spec.id)
         notifyWaiters()
-        validation[record.spec.id] = try ShardFile.decode(try await blobs.get(key: JobSubmission.Keys.validation(record.spec.id)),
-                                                         source: "validation shard of \(record.spec.id)")
         for update in try store.updates(job: record.spec.id) {
             acceptedBy[update.trainer, default: 0] += 1
             if !update.paid { try await pay(update) }

@@ -4,7 +4,7 @@ import Libp2p
 import Logging
 import MeshLedger
 import MeshNN
-import MeshNode
+@testable import MeshNode
 import MeshStorage
 import Testing
 
@@ -25,7 +25,8 @@ struct RequesterProtocolTests {
         let spec: JobSpec
         let protocolClient = RequestResponse(protocolID: Requester.taskProtocol, maxMessageSize: 8 << 20, timeout: .seconds(60))
 
-        init(rounds: Int = 1) async throws {
+        /// `gate` holds back the requester's read of the validation split until it opens.
+        init(rounds: Int = 1, gate: Gate? = nil) async throws {
             root = FileManager.default.temporaryDirectory.appendingPathComponent("meshfl-requester-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
             ledger = try LocalLedger(path: root.appendingPathComponent("dev.ledger").path)
@@ -44,7 +45,15 @@ struct RequesterProtocolTests {
             let store = try directory.blobStore()
             server = try await PresignedServer.start(store: store, uploads: .buffered, stageUploads: true)
             blobs = store.served(at: URL(string: "http://127.0.0.1:\(server.port)")!)
-            requester = try await Self.requester(host: host, directory: directory, blobs: blobs, ledger: ledger)
+            if let gate {
+                let objects = GatedStore(base: blobs, key: JobSubmission.Keys.validation(spec.id), gate: gate)
+                requester = try Requester(host: host, identity: try directory.identity(), directory: directory,
+                                          storage: JobStorage(objects: objects, local: blobs, remote: nil), ledger: ledger,
+                                          account: try await directory.ledgerAccount(on: ledger, funding: 0), pubsub: nil,
+                                          logger: Logger(label: "test.requester"))
+            } else {
+                requester = try await Self.requester(host: host, directory: directory, blobs: blobs, ledger: ledger)
+            }
             await requester.start()
         }
 
@@ -120,6 +129,53 @@ struct RequesterProtocolTests {
         }
     }
 
+    /// Opened once by the test; reports when a read started waiting on it.
+    actor Gate {
+        private var opened = false
+        private var readers: [CheckedContinuation<Void, Never>] = []
+        private(set) var waited = false
+
+        func pass() async {
+            waited = true
+            if opened { return }
+            await withCheckedContinuation { readers.append($0) }
+        }
+
+        func open() {
+            opened = true
+            for reader in readers { reader.resume() }
+            readers = []
+        }
+    }
+
+    /// A store whose reads of one key wait for a ``Gate``: a slow disk or bucket, on cue.
+    struct GatedStore: BlobStore {
+        let base: LocalBlobStore
+        let key: String
+        let gate: Gate
+
+        func put(key: String, file: URL, contentType: String?) async throws -> BlobInfo {
+            try await base.put(key: key, file: file, contentType: contentType)
+        }
+        func put(key: String, data: Data, contentType: String?, durability: Durability) async throws -> BlobInfo {
+            try await base.put(key: key, data: data, contentType: contentType, durability: durability)
+        }
+        func get(key: String, to file: URL) async throws -> BlobInfo {
+            if key == self.key { await gate.pass() }
+            return try await base.get(key: key, to: file)
+        }
+        func get(key: String) async throws -> Data {
+            if key == self.key { await gate.pass() }
+            return try await base.get(key: key)
+        }
+        func head(key: String) async throws -> BlobInfo? { try await base.head(key: key) }
+        func delete(key: String) async throws { try await base.delete(key: key) }
+        func list(prefix: String) async throws -> [BlobInfo] { try await base.list(prefix: prefix) }
+        func presignedURL(key: String, method: PresignedMethod, expires: Int, contentType: String?) throws -> URL {
+            try base.presignedURL(key: key, method: method, expires: expires, contentType: contentType)
+        }
+    }
+
     /// Runs `body` against a fresh fixture and always shuts it down.
     func withFixture(_ body: (Fixture) async throws -> Void) async throws {
         let fixture = try await Fixture()
@@ -160,6 +216,33 @@ struct RequesterProtocolTests {
             #expect(escrow.released == 100, "the replay paid nothing more")
             #expect(try await fixture.ledger.balance(of: trainer.account.account) == 100_000 - 5_000 + 100)
         }
+    }
+
+    /// A job is not offered before its validation split is read: a small task's result can come back
+    /// sooner than a large read finishes, and verifying it needs the split (the requester crashed on a
+    /// missing probe when the job was offered first).
+    @Test(.timeLimit(.minutes(2)))
+    func noLeaseBeforeTheValidationSplitIsRead() async throws {
+        let gate = Gate()
+        let fixture = try await Fixture(gate: gate)
+        do {
+            let trainer = try await fixture.trainer()
+            for _ in 0..<200 where await !gate.waited { try await Task.sleep(for: .milliseconds(25)) }
+            #expect(await gate.waited, "the requester reads the validation split when it adopts the job")
+            let early = try await fixture.call(.claim(Claim(job: fixture.spec.id, account: trainer.account.account.description)), from: trainer.host)
+            if case .lease = early { Issue.record("a lease was handed out before the validation split was read") }
+            await gate.open()
+            let lease = try await fixture.lease(for: trainer)
+            let signed = try await fixture.receipt(for: lease, by: trainer)
+            guard case .accepted = try await fixture.call(.submit(signed), from: trainer.host) else {
+                Issue.record("an honest result is accepted once the job runs"); await fixture.shutdown(); return
+            }
+        } catch {
+            await gate.open()
+            await fixture.shutdown()
+            throw error
+        }
+        await fixture.shutdown()
     }
 
     @Test(.timeLimit(.minutes(2)))
