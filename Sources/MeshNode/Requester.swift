@@ -208,8 +208,19 @@ public actor Requester {
         return Array((try? CanonicalJSON.encode(response)) ?? Data())
     }
 
+    /// The answer about a job that is not in ``jobs``: one this node holds
+    /// and has not finished is still being picked up after a start (adoption
+    /// reads its validation split first), so the trainer waits a moment; any
+    /// other job is over here. (`finished` makes a trainer drop the job.)
+    func notRunning(_ job: String) -> TaskResponse {
+        if let record = try? store.job(job), record.status != .done {
+            return .wait(seconds: 1, reason: "job \(job) is starting on this requester")
+        }
+        return .finished(reason: "no running job \(job) here")
+    }
+
     func claim(_ claim: Claim, from peer: PeerID) async throws -> TaskResponse {
-        guard let minimumStake = jobs[claim.job]?.spec.minimumStake else { return .finished(reason: "no running job \(claim.job) here") }
+        guard let minimumStake = jobs[claim.job]?.spec.minimumStake else { return notRunning(claim.job) }
         let trainer = peer.description
         let account = try AccountID(parsing: claim.account)
         // A stake seen sufficient is trusted for a few seconds: not a ledger read per claim.
@@ -223,7 +234,7 @@ public actor Requester {
         }
         // Read the board only now: the actor may have run other requests during the await.
         for attempt in 0..<2 {
-        guard var record = jobs[claim.job] else { return .finished(reason: "no running job \(claim.job) here") }
+        guard var record = jobs[claim.job] else { return notRunning(claim.job) }
         let leaseID = SigV4Signer.hex((0..<6).map { _ in UInt8.random(in: 0...255) })
         switch record.board.claim(trainer: trainer, account: claim.account, now: now(), leaseSeconds: record.spec.leaseSeconds, leaseID: leaseID) {
         case .finished: return .finished(reason: "job \(claim.job) is complete")
@@ -295,7 +306,7 @@ public actor Requester {
         guard signed.signer == peer.description, receipt.trainer == peer.description else {
             throw NodeError(.refused, "receipt signed by \(signed.signer) for trainer \(receipt.trainer) arrived from \(peer); a trainer hands in only its own tasks")
         }
-        guard var record = jobs[receipt.job] else { return .finished(reason: "no running job \(receipt.job) here") }
+        guard var record = jobs[receipt.job] else { return notRunning(receipt.job) }
         switch record.board.receive(round: receipt.round, shard: receipt.shard, lease: receipt.lease, trainer: receipt.trainer) {
         case .duplicate(let reason):
             let paid = try store.updates(job: receipt.job, round: receipt.round).first { $0.shard == receipt.shard && $0.lease == receipt.lease }

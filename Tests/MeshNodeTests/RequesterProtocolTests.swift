@@ -220,7 +220,7 @@ struct RequesterProtocolTests {
 
     /// A job is not offered before its validation split is read: a small task's result can come back
     /// sooner than a large read finishes, and verifying it needs the split (the requester crashed on a
-    /// missing probe when the job was offered first).
+    /// missing probe when the job was offered first). Until then a claim is told to wait.
     @Test(.timeLimit(.minutes(2)))
     func noLeaseBeforeTheValidationSplitIsRead() async throws {
         let gate = Gate()
@@ -229,13 +229,22 @@ struct RequesterProtocolTests {
             let trainer = try await fixture.trainer()
             for _ in 0..<200 where await !gate.waited { try await Task.sleep(for: .milliseconds(25)) }
             #expect(await gate.waited, "the requester reads the validation split when it adopts the job")
+            // Not a lease yet, and not "finished" either (a trainer would drop the job): a short wait.
             let early = try await fixture.call(.claim(Claim(job: fixture.spec.id, account: trainer.account.account.description)), from: trainer.host)
-            if case .lease = early { Issue.record("a lease was handed out before the validation split was read") }
+            guard case .wait = early else {
+                Issue.record("a claim before the validation split is read is answered \(early), not a wait")
+                await gate.open(); await fixture.shutdown(); return
+            }
             await gate.open()
             let lease = try await fixture.lease(for: trainer)
             let signed = try await fixture.receipt(for: lease, by: trainer)
             guard case .accepted = try await fixture.call(.submit(signed), from: trainer.host) else {
                 Issue.record("an honest result is accepted once the job runs"); await fixture.shutdown(); return
+            }
+            // A job this requester never held is over here.
+            let unknown = try await fixture.call(.claim(Claim(job: "job-0000000000000000", account: trainer.account.account.description)), from: trainer.host)
+            guard case .finished = unknown else {
+                Issue.record("a claim for an unknown job is answered \(unknown), not finished"); await fixture.shutdown(); return
             }
         } catch {
             await gate.open()
