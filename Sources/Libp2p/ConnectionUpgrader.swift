@@ -1,8 +1,11 @@
 import NIOCore
-import Logging
 
 /// Turns a raw TCP connection into an authenticated, multiplexed one:
 /// multistream-select → Noise XX → multistream-select → yamux or mplex.
+///
+/// The protocol logic is ``ConnectionUpgradeStateMachine``; this runs it over a ``TCPConnection``'s
+/// async reads. A ``Host`` runs the same machine inside its channel pipeline instead
+/// (``ConnectionHandler``), on the connection's event loop.
 struct ConnectionUpgrader: Sendable {
     /// Protocol id of the Noise secure channel.
     static let noiseProtocol = "/noise"
@@ -26,57 +29,17 @@ struct ConnectionUpgrader: Sendable {
 
     /// Runs the upgrade on `connection`; `expectedPeer` is checked when dialling.
     func upgrade(_ connection: TCPConnection, isDialer: Bool, expectedPeer: PeerID?) async throws -> Result {
-        // 1. Negotiate the security protocol on the raw socket.
-        var raw = ByteBuffer()
-        var security = isDialer
-            ? MultistreamStateMachine(dialerProposing: [Self.noiseProtocol])
-            : MultistreamStateMachine(listenerSupporting: [Self.noiseProtocol])
-        connection.write(security.start())
+        var machine = ConnectionUpgradeStateMachine(isDialer: isDialer, identity: identity, expectedPeer: expectedPeer, muxers: muxers)
+        connection.write(machine.start())
+        var inbound = ByteBuffer()
         while true {
-            let action = try security.receive(&raw)
+            let action = try machine.receive(&inbound)
             if action.output.readableBytes > 0 { connection.write(action.output) }
-            if action.selected != nil { break }
+            if let result = action.result { return result }
             guard var more = try await connection.read() else {
-                throw Libp2pError(.protocolViolation, "connection closed during security negotiation")
+                throw Libp2pError(.handshakeFailed, "connection closed during the connection upgrade")
             }
-            raw.writeBuffer(&more)
+            inbound.append(adopting: &more)
         }
-
-        // 2. Noise XX.
-        var handshake = NoiseHandshake(role: isDialer ? .initiator : .responder, identity: identity, expectedPeer: expectedPeer)
-        let first = handshake.start()
-        if first.readableBytes > 0 { connection.write(first) }
-        var outcome: NoiseHandshake.Result?
-        while outcome == nil {
-            let action = try handshake.receive(&raw)
-            if action.output.readableBytes > 0 { connection.write(action.output) }
-            if let result = action.result { outcome = result; break }
-            guard var more = try await connection.read() else {
-                throw Libp2pError(.handshakeFailed, "connection closed during the Noise handshake")
-            }
-            raw.writeBuffer(&more)
-        }
-        guard let secured = outcome else { throw Libp2pError(.handshakeFailed, "Noise handshake did not finish") }
-
-        // 3. Negotiate the muxer over the secure channel.
-        var reader = NoiseTransportReader(cipher: secured.receiveCipher, raw: raw)
-        var writer = NoiseTransportWriter(cipher: secured.sendCipher)
-        var plain = ByteBuffer()
-        var muxer = isDialer
-            ? MultistreamStateMachine(dialerProposing: muxers)
-            : MultistreamStateMachine(listenerSupporting: muxers)
-        connection.write(try writer.seal(muxer.start()))
-        var selected: String?
-        while selected == nil {
-            let action = try muxer.receive(&plain)
-            if action.output.readableBytes > 0 { connection.write(try writer.seal(action.output)) }
-            if let s = action.selected { selected = s; break }
-            guard var more = try await reader.read(from: connection) else {
-                throw Libp2pError(.protocolViolation, "connection closed during muxer negotiation")
-            }
-            plain.writeBuffer(&more)
-        }
-        return Result(remotePeer: secured.remotePeer, remoteKey: secured.remoteKey, reader: reader, writer: writer,
-                      muxerProtocol: selected!, leftover: plain)
     }
 }
