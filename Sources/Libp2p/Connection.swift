@@ -1,11 +1,15 @@
 public import NIOCore
 import Logging
+import Synchronization
 
 /// An authenticated, multiplexed connection to one peer; streams are opened and served through it.
 ///
 /// An actor runs the muxer state machine: a read loop feeds it decrypted bytes, stream reads and
 /// writes are its methods, and frames leave in the order the actor produces them.
 public actor Connection {
+    /// Negotiates the protocol of each stream the remote opens; `nil` for protocols we do not serve.
+    typealias ProtocolList = @Sendable () -> [String]
+
     /// Which side dialled.
     public enum Direction: Sendable { case inbound, outbound }
 
@@ -14,6 +18,8 @@ public actor Connection {
         var remoteClosed = false
         var localClosed = false
         var reset = false
+        /// Why reads and writes fail now (a negotiation that timed out).
+        var failure: Libp2pError?
         var readers: [CheckedContinuation<Void, Never>] = []
         var writers: [CheckedContinuation<Void, Never>] = []
     }
@@ -39,9 +45,12 @@ public actor Connection {
     private var closedError: Libp2pError?
     private var pings: [UInt32: CheckedContinuation<Void, Never>] = [:]
     private var nextPing: UInt32 = 1
-    private var inboundHandler: (@Sendable (P2PStream) -> Void)?
+    private(set) var inboundHandler: (@Sendable (P2PStream) -> Void)?
+    private(set) var supportedProtocols: ProtocolList = { [] }
+    private(set) var negotiationTimeout: Duration = .seconds(10)
+    private let closed = Mutex(false)
     private var closeHandlers: [@Sendable (Libp2pError?) -> Void] = []
-    private let logger: Logger
+    let logger: Logger
     private(set) var lastActivity: NIODeadline = .now()
 
     init(tcp: TCPConnection, upgraded: ConnectionUpgrader.Result, direction: Direction, muxer: any StreamMuxerStateMachine, logger: Logger) {
@@ -60,28 +69,29 @@ public actor Connection {
         self.logger = l
     }
 
-    /// Starts reading; `onStream` receives streams the remote opens, `onClose` the reason the connection ended.
-    func start(reader: NoiseTransportReader, onStream: @escaping @Sendable (P2PStream) -> Void, onClose: @escaping @Sendable (Libp2pError?) -> Void) {
+    /// Runs the connection's actor on its socket's event loop, where ``ConnectionHandler`` feeds it:
+    /// socket reads, the muxer and socket writes then share one thread with no hops between them.
+    public nonisolated var unownedExecutor: UnownedSerialExecutor {
+        tcp.channel.eventLoop.executor.asUnownedSerialExecutor()
+    }
+
+    /// Starts reading; `onStream` receives the streams the remote opens once their protocol (one of
+    /// `protocols()`) is negotiated, `onClose` the reason the connection ended.
+    func start(protocols: @escaping ProtocolList, negotiationTimeout: Duration,
+               onStream: @escaping @Sendable (P2PStream) -> Void, onClose: @escaping @Sendable (Libp2pError?) -> Void) {
+        supportedProtocols = protocols
+        self.negotiationTimeout = negotiationTimeout
         inboundHandler = onStream
         closeHandlers.append(onClose)
-        let tcp = self.tcp
-        Task {
-            var reader = reader
-            do {
-                try await self.ingest(ByteBuffer())
-                while let bytes = try await reader.read(from: tcp) {
-                    try await self.ingest(bytes)
-                }
-                await self.shutdown(Libp2pError(.closed, "the remote closed the connection"), graceful: false)
-            } catch {
-                let reason = error as? Libp2pError ?? Libp2pError(.transport, "connection failed", cause: error)
-                await self.shutdown(reason, graceful: false)
-            }
+        guard let handler = try? tcp.channel.pipeline.syncOperations.handler(type: ConnectionHandler.self) else {
+            shutdown(Libp2pError(.closed, "the connection closed before it was registered"), graceful: false)
+            return
         }
+        handler.attach(self)
     }
 
     /// Whether the connection has ended.
-    public var isClosed: Bool { closedError != nil }
+    public nonisolated var isClosed: Bool { closed.withLock { $0 } }
 
     /// Number of open streams.
     public var streamCount: Int { streams.count }
@@ -91,7 +101,16 @@ public actor Connection {
         return tcp.write(try writer.seal(frames))
     }
 
-    private func ingest(_ bytes: ByteBuffer) throws {
+    /// Feeds decrypted bytes to the muxer; a protocol violation ends the connection.
+    func ingest(_ bytes: ByteBuffer) {
+        do {
+            try ingestFrames(bytes)
+        } catch {
+            shutdown(error as? Libp2pError ?? Libp2pError(.transport, "connection failed", cause: error), graceful: false)
+        }
+    }
+
+    private func ingestFrames(_ bytes: ByteBuffer) throws {
         guard closedError == nil else { return }
         var bytes = bytes
         pendingInput.append(adopting: &bytes)
@@ -114,7 +133,8 @@ public actor Connection {
         switch event {
         case .streamOpened(let id):
             streams[id] = StreamBuffer()
-            inboundHandler?(P2PStream(connection: self, id: id, protocolID: nil))
+            // Runs on this actor: the negotiation's reads and writes need no hop.
+            Task { await self.acceptStream(id) }
         case .data(let id, var box):
             guard streams[id] != nil else { return }
             streams[id]!.inbound.append(adopting: &box.buffer)
@@ -151,6 +171,14 @@ public actor Connection {
         finished.insert(id)
     }
 
+    /// Fails stream `id` with `error`: waiting and later reads and writes throw it.
+    func fail(_ id: MuxedStreamID, _ error: Libp2pError) {
+        guard streams[id] != nil else { return }
+        streams[id]!.failure = error
+        wakeReaders(id)
+        wakeWriters(id)
+    }
+
     private func wakeReaders(_ id: MuxedStreamID) {
         guard let waiting = streams[id]?.readers, !waiting.isEmpty else { return }
         streams[id]!.readers = []
@@ -179,6 +207,7 @@ public actor Connection {
                 if finished.contains(id) { return nil }
                 throw Libp2pError(.closed, "stream \(id) is closed")
             }
+            if let failure = s.failure { throw failure }
             if s.inbound.readableBytes > 0 {
                 let out = s.inbound
                 s.inbound = ByteBuffer()
@@ -210,6 +239,7 @@ public actor Connection {
         while data.readableBytes > 0 {
             if let closedError { throw closedError }
             guard let s = streams[id] else { throw Libp2pError(.closed, "stream \(id) is closed") }
+            if let failure = s.failure { throw failure }
             if s.reset { throw Libp2pError(.reset, "stream \(id) was reset by the remote") }
             if s.localClosed { throw Libp2pError(.closed, "stream \(id) was closed for writing") }
             if muxer.sendWindow(id) == 0 {
@@ -261,12 +291,12 @@ public actor Connection {
     }
 
     /// Pings the remote (yamux only) every `interval`; closes the connection if an answer takes longer than `timeout`.
-    func startKeepAlive(interval: Duration, timeout: Duration) {
+    nonisolated func startKeepAlive(interval: Duration, timeout: Duration) {
         guard muxerProtocol == ConnectionUpgrader.yamuxProtocol else { return }  // mplex has no ping frame
         Task { [weak self] in
             while true {
                 try? await Task.sleep(for: interval)
-                guard let self, await !self.isClosed else { return }
+                guard let self, !self.isClosed else { return }
                 do {
                     _ = try await withTimeout(timeout, "keep-alive ping", onTimeout: {
                         Task { await self.shutdown(Libp2pError(.timeout, "keep-alive ping unanswered for \(timeout)"), graceful: false) }
@@ -287,12 +317,13 @@ public actor Connection {
 
     /// Closes the connection (GoAway on yamux, then the socket).
     public func close() async {
-        await shutdown(nil, graceful: true)
+        shutdown(nil, graceful: true)
     }
 
-    func shutdown(_ reason: Libp2pError?, graceful: Bool) async {
+    func shutdown(_ reason: Libp2pError?, graceful: Bool) {
         guard closedError == nil else { return }
         closedError = reason ?? Libp2pError(.closed, "connection closed locally")
+        closed.withLock { $0 = true }
         if let reason, reason.code != .closed {
             logger.info("connection closed: \(reason)")
         } else {
