@@ -4,7 +4,8 @@ import Libp2p
 import NIOCore
 
 /// Dial to first stream: TCP connect, multistream, Noise XX, yamux, then one negotiated stream
-/// answering a ping, between two Swift hosts on 127.0.0.1 — repeated on fresh connections.
+/// answering a ping, between two Swift hosts on 127.0.0.1 — repeated on fresh connections. Also reports the
+/// median of each phase and the CPU time both hosts spent per dial, which a busy machine disturbs less.
 struct NetDialBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "net-dial",
@@ -13,29 +14,45 @@ struct NetDialBench: AsyncParsableCommand {
 
     @Option(help: "Measured dials.") var count: Int = 200
     @Option(help: "Unmeasured dials first.") var warmup: Int = 20
+    @Flag(help: "Do not run identify on new connections (to see what it costs the first stream).") var noIdentify = false
 
     func validate() throws {
         guard count > 0, warmup >= 0 else { throw ValidationError("--count must be positive and --warmup not negative") }
     }
 
     func run() async throws {
-        let server = try await BenchSupport.host()
-        let client = try await BenchSupport.host()
+        var configuration = Libp2p.Host.Configuration()
+        configuration.identifyOnConnect = !noIdentify
+        let server = try await BenchSupport.host(configuration: configuration)
+        let client = try await BenchSupport.host(configuration: configuration)
         await server.setHandler(BenchSupport.echoProtocol) { await BenchSupport.serveEcho($0) }
         let address = await server.fullAddresses[0]
         let peer = server.peerID
         var samples: [Double] = []
+        var phases: [[Double]] = [[], [], []]
+        var cpu: [Double] = []
         let clock = ContinuousClock()
         for attempt in 0..<(warmup + count) {
             let start = clock.now
-            let stream = try await BenchSupport.bounded(.seconds(10), "dial \(attempt + 1) to \(address)") {
+            let cpuStart = BenchSupport.cpuSeconds()
+            let (stream, marks) = try await BenchSupport.bounded(.seconds(10), "dial \(attempt + 1) to \(address)") {
+                _ = try await client.connect(to: address)
+                let connected = ContinuousClock.now
                 let stream = try await client.newStream(to: address, protocols: [BenchSupport.echoProtocol])
+                let negotiated = ContinuousClock.now
                 try await stream.write([0x2A])
                 _ = try await stream.read(exactly: 1)
-                return stream
+                return (stream, [connected, negotiated])
             }
-            let elapsed = clock.now - start
-            if attempt >= warmup { samples.append(BenchSupport.seconds(elapsed) * 1e3) }
+            let end = clock.now
+            let elapsed = end - start
+            if attempt >= warmup {
+                cpu.append((BenchSupport.cpuSeconds() - cpuStart) * 1e3)
+                samples.append(BenchSupport.seconds(elapsed) * 1e3)
+                for (i, (from, to)) in zip([start] + marks, marks + [end]).enumerated() {
+                    phases[i].append(BenchSupport.seconds(to - from) * 1e3)
+                }
+            }
             await stream.connection.close()
             // The next dial must be a new connection: wait until both sides dropped this one.
             let gone = await BenchSupport.eventually(.seconds(5)) {
@@ -50,7 +67,11 @@ struct NetDialBench: AsyncParsableCommand {
         try BenchSupport.printJSON([
             "dials": count, "p50_ms": BenchSupport.percentile(samples, 0.5), "p90_ms": BenchSupport.percentile(samples, 0.9),
             "p99_ms": BenchSupport.percentile(samples, 0.99), "mean_ms": BenchSupport.mean(samples),
-            "min_ms": samples.min() ?? 0,
+            "min_ms": samples.min() ?? 0, "identify_on_connect": !noIdentify,
+            "connect_p50_ms": BenchSupport.percentile(phases[0], 0.5),
+            "negotiate_p50_ms": BenchSupport.percentile(phases[1], 0.5),
+            "echo_p50_ms": BenchSupport.percentile(phases[2], 0.5),
+            "cpu_ms_per_dial_p50": BenchSupport.percentile(cpu, 0.5),
         ])
     }
 }
