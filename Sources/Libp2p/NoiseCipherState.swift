@@ -8,6 +8,8 @@ import NIOCore
 public struct NoiseCipherState: Sendable {
     /// Bytes of the Poly1305 tag added to every ciphertext.
     public static let tagLength = 16
+    /// Bytes of a ChaCha20-Poly1305 nonce.
+    static let nonceLength = 12
 
     private let key: SymmetricKey
     /// The next nonce.
@@ -63,12 +65,12 @@ public struct NoiseCipherState: Sendable {
         }
         let n = try nextNonce()
         do {
-            let plaintext = try frame.withUnsafeReadableBytes { bytes in
-                let split = bytes.count - Self.tagLength
-                let box = try ChaChaPoly.SealedBox(nonce: n, ciphertext: UnsafeRawBufferPointer(rebasing: bytes[..<split]),
-                                                   tag: UnsafeRawBufferPointer(rebasing: bytes[split...]))
-                return try ChaChaPoly.open(box, using: key)
-            }
+            // One copy into the combined nonce ‖ ciphertext ‖ tag form, which SealedBox keeps as is
+            // (building it from separate parts copies the ciphertext more than once).
+            var combined = Data(capacity: Self.nonceLength + frame.readableBytes)
+            n.withUnsafeBytes { combined.append($0.bindMemory(to: UInt8.self)) }
+            frame.withUnsafeReadableBytes { combined.append($0.bindMemory(to: UInt8.self)) }
+            let plaintext = try ChaChaPoly.open(ChaChaPoly.SealedBox(combined: combined), using: key)
             out.writeBytes(plaintext)
         } catch {
             throw Libp2pError(.handshakeFailed, "Noise message failed authentication (corrupt or forged)", cause: error)
