@@ -101,5 +101,5 @@ public final class TCPTransport: Sendable {
     }
 
     /// Socket reads size themselves to the traffic, from a few bytes for a handshake up to this much for bulk data.
-    static let receiveAllocator = AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 2048, maximum: 64 * 1024)
+    static let receiveAllocator = AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 2048, maximum: 256 * 1024)
 }
