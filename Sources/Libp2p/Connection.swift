@@ -4,8 +4,9 @@ import Synchronization
 
 /// An authenticated, multiplexed connection to one peer; streams are opened and served through it.
 ///
-/// An actor runs the muxer state machine: a read loop feeds it decrypted bytes, stream reads and
-/// writes are its methods, and frames leave in the order the actor produces them.
+/// An actor on the socket's event loop runs the muxer state machine: ``ConnectionHandler`` feeds it
+/// decrypted bytes in the same call that read them, stream reads and writes are its methods, and
+/// frames leave in the order the actor produces them. Only the application's own calls hop threads.
 public actor Connection {
     /// Negotiates the protocol of each stream the remote opens; `nil` for protocols we do not serve.
     typealias ProtocolList = @Sendable () -> [String]
