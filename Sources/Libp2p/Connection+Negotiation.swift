@@ -25,6 +25,25 @@ extension Connection {
         }
     }
 
+    /// Reads stream `id` until the remote closes it, failing beyond `limit` bytes or after `timeout`.
+    ///
+    /// The reads run on the connection's event loop (one hop for the caller, none per chunk).
+    func readToEnd(_ id: MuxedStreamID, limit: Int, timeout: Duration) async throws -> ByteBuffer {
+        let timer = tcp.channel.eventLoop.scheduleTask(in: Host.timeAmount(timeout)) { [self] in
+            self.assumeIsolated { $0.fail(id, Libp2pError(.timeout, "reading stream \(id) timed out after \(timeout)")) }
+        }
+        defer { timer.cancel() }
+        var out = ByteBuffer()
+        while var chunk = try await read(id) {
+            guard out.readableBytes + chunk.readableBytes <= limit else {
+                reset(id)
+                throw Libp2pError(.messageTooLarge, "stream sent more than \(limit) bytes")
+            }
+            out.append(adopting: &chunk)
+        }
+        return out
+    }
+
     /// Runs multistream-select on stream `id`; bytes after the selection stay in the stream for its reader.
     /// The stream is reset if negotiation fails.
     func negotiate(_ id: MuxedStreamID, _ machine: MultistreamStateMachine, timeout: Duration) async throws -> String {

@@ -144,9 +144,7 @@ extension Host {
     @discardableResult
     func identify(_ peer: PeerID, over connection: Connection) async throws -> Identify {
         let stream = try await connection.openStream(negotiating: [Identify.protocolID], timeout: configuration.negotiationTimeout)
-        let bytes = try await withTimeout(.seconds(10), "identify") {
-            try await stream.readToEnd(limit: Identify.maxMessageSize + 10)
-        }
+        let bytes = try await connection.readToEnd(stream.id, limit: Identify.maxMessageSize + 10, timeout: .seconds(10))
         await stream.closeWrite()
         let message = try Identify.decodeResponse(Array(bytes.readableBytesView))
         if let keyBytes = message.publicKey {
