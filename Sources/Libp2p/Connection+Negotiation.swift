@@ -53,11 +53,11 @@ extension Connection {
         }
         defer { timer.cancel() }
         do {
-            try await write(id, machine.start())
+            try await queue(id, machine.start())
             var inbound = ByteBuffer()
             while true {
                 let action = try machine.receive(&inbound)
-                if action.output.readableBytes > 0 { try await write(id, action.output) }
+                if action.output.readableBytes > 0 { try await queue(id, action.output) }
                 if let selected = action.selected {
                     if inbound.readableBytes > 0 { unread(id, inbound) }
                     return selected

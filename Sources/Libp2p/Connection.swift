@@ -41,6 +41,9 @@ public actor Connection {
     let tcp: TCPConnection
     private var muxer: any StreamMuxerStateMachine
     private var writer: NoiseTransportWriter
+    /// Frames produced in this event-loop tick, sealed and written together when it ends.
+    private var outbox = ByteBuffer()
+    private var outboxFlushed: EventLoopPromise<Void>?
     private var pendingInput: ByteBuffer
     private var streams: [MuxedStreamID: StreamBuffer] = [:]
     private var closedError: Libp2pError?
@@ -97,9 +100,32 @@ public actor Connection {
     /// Number of open streams.
     public var streamCount: Int { streams.count }
 
-    private func send(_ frames: ByteBuffer) throws(Libp2pError) -> EventLoopFuture<Void>? {
+    /// Queues muxer frames; everything queued before the event loop's next task leaves in one Noise
+    /// frame (or as few as fit) and one socket write, e.g. a stream's SYN with its protocol proposal, or an
+    /// ACK with the multistream answer. Completes when the bytes are written.
+    private func send(_ frames: ByteBuffer) -> EventLoopFuture<Void>? {
         guard frames.readableBytes > 0 else { return nil }
-        return tcp.write(try writer.seal(frames))
+        var frames = frames
+        outbox.append(adopting: &frames)
+        if let outboxFlushed { return outboxFlushed.futureResult }
+        let promise = tcp.channel.eventLoop.makePromise(of: Void.self)
+        outboxFlushed = promise
+        tcp.channel.eventLoop.execute { self.assumeIsolated { $0.flushOutbox() } }
+        return promise.futureResult
+    }
+
+    /// Seals and writes the queued frames.
+    private func flushOutbox() {
+        guard let promise = outboxFlushed else { return }
+        outboxFlushed = nil
+        let frames = outbox
+        outbox = ByteBuffer()
+        do {
+            tcp.write(try writer.seal(frames)).cascade(to: promise)
+        } catch {
+            promise.fail(error)
+            shutdown(error, graceful: false)
+        }
     }
 
     /// Feeds decrypted bytes to the muxer; a protocol violation ends the connection.
@@ -120,14 +146,16 @@ public actor Connection {
             action = try muxer.receive(&pendingInput, now: .now())
         } catch {
             logger.warning("closing connection: \(error)")
-            _ = try? send(muxer.goAway(code: YamuxFrame.goAwayProtocolError))
+            _ = send(muxer.goAway(code: YamuxFrame.goAwayProtocolError))
             throw error
         }
         // Frame payloads are slices of this buffer: keep only the partial frame.
         pendingInput.discardConsumedBytes()
         lastActivity = .now()
-        _ = try send(action.output)
+        // Events first: a stream they open starts negotiating in a task queued ahead of the flush, so its
+        // answer joins these frames (the ACK still goes first) in one write.
         for event in action.events { handle(event) }
+        _ = send(action.output)
     }
 
     private func handle(_ event: MuxerEvent) {
@@ -197,7 +225,7 @@ public actor Connection {
         if let closedError { throw closedError }
         let (id, frames) = try muxer.openStream()
         streams[id] = StreamBuffer()
-        _ = try send(frames)
+        _ = send(frames)
         lastActivity = .now()
         return P2PStream(connection: self, id: id, protocolID: nil)
     }
@@ -213,7 +241,7 @@ public actor Connection {
                 let out = s.inbound
                 s.inbound = ByteBuffer()
                 streams[id] = s
-                _ = try? send(muxer.consumed(id, bytes: out.readableBytes, now: .now()))
+                _ = send(muxer.consumed(id, bytes: out.readableBytes, now: .now()))
                 return out
             }
             if s.reset { throw Libp2pError(.reset, "stream \(id) was reset") }
@@ -247,17 +275,30 @@ public actor Connection {
                 await withCheckedContinuation { streams[id]!.writers.append($0) }
                 continue
             }
-            last = try send(muxer.send(id, &data)) ?? last
+            last = send(muxer.send(id, &data)) ?? last
             lastActivity = .now()
         }
         // Waiting for the socket write gives backpressure to fast writers (and to mplex, which has no windows).
         try await last?.get()
     }
 
+    /// Queues a short message on stream `id` without waiting for the socket, so that it leaves with
+    /// whatever else this tick produces; waits like ``write(_:_:)`` only if the send window is short.
+    func queue(_ id: MuxedStreamID, _ data: ByteBuffer) async throws {
+        guard closedError == nil, let s = streams[id], s.failure == nil, !s.reset, !s.localClosed,
+              muxer.sendWindow(id) >= data.readableBytes else {
+            try await write(id, data)
+            return
+        }
+        var data = data
+        _ = send(muxer.send(id, &data))
+        lastActivity = .now()
+    }
+
     func closeWrite(_ id: MuxedStreamID) {
         guard var s = streams[id], !s.localClosed else { return }
         s.localClosed = true
-        _ = try? send(muxer.closeWrite(id))
+        _ = send(muxer.closeWrite(id))
         if s.reset {
             streams[id] = nil
         } else if s.remoteClosed && s.inbound.readableBytes == 0 && s.readers.isEmpty {
@@ -269,7 +310,7 @@ public actor Connection {
 
     func reset(_ id: MuxedStreamID) {
         guard var s = streams.removeValue(forKey: id) else { return }
-        _ = try? send(muxer.reset(id))
+        _ = send(muxer.reset(id))
         s.reset = true
         for c in s.readers + s.writers { c.resume() }
     }
@@ -285,7 +326,7 @@ public actor Connection {
             throw Libp2pError(.protocolNegotiationFailed, "\(muxerProtocol) has no ping; use the ping protocol")
         }
         let start = ContinuousClock.now
-        _ = try send(frame)
+        _ = send(frame)
         await withCheckedContinuation { pings[opaque] = $0 }
         if let closedError { throw closedError }
         return ContinuousClock.now - start
@@ -334,13 +375,15 @@ public actor Connection {
             // Close streams with FIN rather than GoAway: py-libp2p tears the session down on any GoAway.
             let ids = Array(streams.keys)
             for id in ids {
-                _ = try? send(muxer.closeWrite(id))
+                _ = send(muxer.closeWrite(id))
             }
             // Close once the FINs are flushed, but never wait on a peer that stopped reading.
+            flushOutbox()
             let tcp = self.tcp
             tcp.write(ByteBuffer()).whenComplete { _ in tcp.close() }
             tcp.channel.eventLoop.scheduleTask(in: .seconds(1)) { tcp.close() }
         } else {
+            flushOutbox()  // a GoAway explaining the close, if one is queued
             tcp.close()
         }
         for (id, _) in streams {

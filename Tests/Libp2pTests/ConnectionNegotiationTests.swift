@@ -68,4 +68,36 @@ struct ConnectionNegotiationTests {
         await client.shutdown()
         await server.shutdown()
     }
+
+    /// The host identifies every new connection: its identify stream's SYN and multistream proposal must
+    /// leave together in one Noise frame (one seal, one socket write), not one frame each.
+    @Test func aNewStreamLeavesWithItsProposalInOneNoiseFrame() async throws {
+        let server = try await TestSupport.host()
+        let tcp = try await TCPTransport().dial(await server.listenAddresses[0], timeout: .seconds(2))
+        let upgraded = try await ConnectionUpgrader(identity: .generate(), muxers: [ConnectionUpgrader.yamuxProtocol])
+            .upgrade(tcp, isDialer: true, expectedPeer: server.peerID)
+        var plain = upgraded.leftover
+        if plain.readableBytes == 0 {
+            // Read one whole Noise frame and decrypt it alone.
+            var raw = upgraded.reader.raw
+            while raw.readableBytes < 2 || raw.readableBytes < 2 + Int(raw.getInteger(at: raw.readerIndex, as: UInt16.self)!) {
+                guard var more = try await tcp.read() else { Issue.record("server closed"); return }
+                raw.writeBuffer(&more)
+            }
+            let length = Int(raw.getInteger(at: raw.readerIndex, as: UInt16.self)!)
+            var reader = upgraded.reader
+            reader.raw = raw.getSlice(at: raw.readerIndex, length: 2 + length)!
+            plain = try reader.decryptAvailable()
+        }
+        let syn = try #require(try YamuxFrame.peek(plain))
+        #expect(syn.type == .windowUpdate && syn.flags.contains(.syn) && syn.streamID % 2 == 0)
+        plain.moveReaderIndex(forwardBy: YamuxFrame.headerLength)
+        let data = try #require(try YamuxFrame.peek(plain), "the proposal is in the same Noise frame as the SYN")
+        #expect(data.type == .data && data.streamID == syn.streamID)
+        plain.moveReaderIndex(forwardBy: YamuxFrame.headerLength)
+        #expect(try MultistreamStateMachine.readMessage(from: &plain) == MultistreamStateMachine.protocolID)
+        #expect(try MultistreamStateMachine.readMessage(from: &plain) == Identify.protocolID)
+        tcp.close()
+        await server.shutdown()
+    }
 }
