@@ -1,11 +1,16 @@
 public import NIOCore
 import Logging
+import Synchronization
 
 /// An authenticated, multiplexed connection to one peer; streams are opened and served through it.
 ///
-/// An actor runs the muxer state machine: a read loop feeds it decrypted bytes, stream reads and
-/// writes are its methods, and frames leave in the order the actor produces them.
+/// An actor on the socket's event loop runs the muxer state machine: ``ConnectionHandler`` feeds it
+/// decrypted bytes in the same call that read them, stream reads and writes are its methods, and
+/// frames leave in the order the actor produces them. Only the application's own calls hop threads.
 public actor Connection {
+    /// Negotiates the protocol of each stream the remote opens; `nil` for protocols we do not serve.
+    typealias ProtocolList = @Sendable () -> [String]
+
     /// Which side dialled.
     public enum Direction: Sendable { case inbound, outbound }
 
@@ -14,6 +19,8 @@ public actor Connection {
         var remoteClosed = false
         var localClosed = false
         var reset = false
+        /// Why reads and writes fail now (a negotiation that timed out).
+        var failure: Libp2pError?
         var readers: [CheckedContinuation<Void, Never>] = []
         var writers: [CheckedContinuation<Void, Never>] = []
     }
@@ -34,14 +41,20 @@ public actor Connection {
     let tcp: TCPConnection
     private var muxer: any StreamMuxerStateMachine
     private var writer: NoiseTransportWriter
+    /// Frames produced in this event-loop tick, sealed and written together when it ends.
+    private var outbox = ByteBuffer()
+    private var outboxFlushed: EventLoopPromise<Void>?
     private var pendingInput: ByteBuffer
     private var streams: [MuxedStreamID: StreamBuffer] = [:]
     private var closedError: Libp2pError?
     private var pings: [UInt32: CheckedContinuation<Void, Never>] = [:]
     private var nextPing: UInt32 = 1
-    private var inboundHandler: (@Sendable (P2PStream) -> Void)?
+    private(set) var inboundHandler: (@Sendable (P2PStream) -> Void)?
+    private(set) var supportedProtocols: ProtocolList = { [] }
+    private(set) var negotiationTimeout: Duration = .seconds(10)
+    private let closed = Mutex(false)
     private var closeHandlers: [@Sendable (Libp2pError?) -> Void] = []
-    private let logger: Logger
+    let logger: Logger
     private(set) var lastActivity: NIODeadline = .now()
 
     init(tcp: TCPConnection, upgraded: ConnectionUpgrader.Result, direction: Direction, muxer: any StreamMuxerStateMachine, logger: Logger) {
@@ -60,38 +73,71 @@ public actor Connection {
         self.logger = l
     }
 
-    /// Starts reading; `onStream` receives streams the remote opens, `onClose` the reason the connection ended.
-    func start(reader: NoiseTransportReader, onStream: @escaping @Sendable (P2PStream) -> Void, onClose: @escaping @Sendable (Libp2pError?) -> Void) {
+    /// Runs the connection's actor on its socket's event loop, where ``ConnectionHandler`` feeds it:
+    /// socket reads, the muxer and socket writes then share one thread with no hops between them.
+    public nonisolated var unownedExecutor: UnownedSerialExecutor {
+        tcp.channel.eventLoop.executor.asUnownedSerialExecutor()
+    }
+
+    /// Starts reading; `onStream` receives the streams the remote opens once their protocol (one of
+    /// `protocols()`) is negotiated, `onClose` the reason the connection ended.
+    func start(protocols: @escaping ProtocolList, negotiationTimeout: Duration,
+               onStream: @escaping @Sendable (P2PStream) -> Void, onClose: @escaping @Sendable (Libp2pError?) -> Void) {
+        supportedProtocols = protocols
+        self.negotiationTimeout = negotiationTimeout
         inboundHandler = onStream
         closeHandlers.append(onClose)
-        let tcp = self.tcp
-        Task {
-            var reader = reader
-            do {
-                try await self.ingest(ByteBuffer())
-                while let bytes = try await reader.read(from: tcp) {
-                    try await self.ingest(bytes)
-                }
-                await self.shutdown(Libp2pError(.closed, "the remote closed the connection"), graceful: false)
-            } catch {
-                let reason = error as? Libp2pError ?? Libp2pError(.transport, "connection failed", cause: error)
-                await self.shutdown(reason, graceful: false)
-            }
+        guard let handler = try? tcp.channel.pipeline.syncOperations.handler(type: ConnectionHandler.self) else {
+            shutdown(Libp2pError(.closed, "the connection closed before it was registered"), graceful: false)
+            return
         }
+        handler.attach(self)
     }
 
     /// Whether the connection has ended.
-    public var isClosed: Bool { closedError != nil }
+    public nonisolated var isClosed: Bool { closed.withLock { $0 } }
 
     /// Number of open streams.
     public var streamCount: Int { streams.count }
 
-    private func send(_ frames: ByteBuffer) throws(Libp2pError) -> EventLoopFuture<Void>? {
+    /// Queues muxer frames; everything queued before the event loop's next task leaves in one Noise
+    /// frame (or as few as fit) and one socket write, e.g. a stream's SYN with its protocol proposal, or an
+    /// ACK with the multistream answer. Completes when the bytes are written.
+    private func send(_ frames: ByteBuffer) -> EventLoopFuture<Void>? {
         guard frames.readableBytes > 0 else { return nil }
-        return tcp.write(try writer.seal(frames))
+        var frames = frames
+        outbox.append(adopting: &frames)
+        if let outboxFlushed { return outboxFlushed.futureResult }
+        let promise = tcp.channel.eventLoop.makePromise(of: Void.self)
+        outboxFlushed = promise
+        tcp.channel.eventLoop.execute { self.assumeIsolated { $0.flushOutbox() } }
+        return promise.futureResult
     }
 
-    private func ingest(_ bytes: ByteBuffer) throws {
+    /// Seals and writes the queued frames.
+    private func flushOutbox() {
+        guard let promise = outboxFlushed else { return }
+        outboxFlushed = nil
+        let frames = outbox
+        outbox = ByteBuffer()
+        do {
+            tcp.write(try writer.seal(frames)).cascade(to: promise)
+        } catch {
+            promise.fail(error)
+            shutdown(error, graceful: false)
+        }
+    }
+
+    /// Feeds decrypted bytes to the muxer; a protocol violation ends the connection.
+    func ingest(_ bytes: ByteBuffer) {
+        do {
+            try ingestFrames(bytes)
+        } catch {
+            shutdown(error as? Libp2pError ?? Libp2pError(.transport, "connection failed", cause: error), graceful: false)
+        }
+    }
+
+    private func ingestFrames(_ bytes: ByteBuffer) throws {
         guard closedError == nil else { return }
         var bytes = bytes
         pendingInput.append(adopting: &bytes)
@@ -100,21 +146,24 @@ public actor Connection {
             action = try muxer.receive(&pendingInput, now: .now())
         } catch {
             logger.warning("closing connection: \(error)")
-            _ = try? send(muxer.goAway(code: YamuxFrame.goAwayProtocolError))
+            _ = send(muxer.goAway(code: YamuxFrame.goAwayProtocolError))
             throw error
         }
         // Frame payloads are slices of this buffer: keep only the partial frame.
         pendingInput.discardConsumedBytes()
         lastActivity = .now()
-        _ = try send(action.output)
+        // Events first: a stream they open starts negotiating in a task queued ahead of the flush, so its
+        // answer joins these frames (the ACK still goes first) in one write.
         for event in action.events { handle(event) }
+        _ = send(action.output)
     }
 
     private func handle(_ event: MuxerEvent) {
         switch event {
         case .streamOpened(let id):
             streams[id] = StreamBuffer()
-            inboundHandler?(P2PStream(connection: self, id: id, protocolID: nil))
+            // Runs on this actor: the negotiation's reads and writes need no hop.
+            Task { await self.acceptStream(id) }
         case .data(let id, var box):
             guard streams[id] != nil else { return }
             streams[id]!.inbound.append(adopting: &box.buffer)
@@ -151,6 +200,14 @@ public actor Connection {
         finished.insert(id)
     }
 
+    /// Fails stream `id` with `error`: waiting and later reads and writes throw it.
+    func fail(_ id: MuxedStreamID, _ error: Libp2pError) {
+        guard streams[id] != nil else { return }
+        streams[id]!.failure = error
+        wakeReaders(id)
+        wakeWriters(id)
+    }
+
     private func wakeReaders(_ id: MuxedStreamID) {
         guard let waiting = streams[id]?.readers, !waiting.isEmpty else { return }
         streams[id]!.readers = []
@@ -168,7 +225,7 @@ public actor Connection {
         if let closedError { throw closedError }
         let (id, frames) = try muxer.openStream()
         streams[id] = StreamBuffer()
-        _ = try send(frames)
+        _ = send(frames)
         lastActivity = .now()
         return P2PStream(connection: self, id: id, protocolID: nil)
     }
@@ -179,11 +236,12 @@ public actor Connection {
                 if finished.contains(id) { return nil }
                 throw Libp2pError(.closed, "stream \(id) is closed")
             }
+            if let failure = s.failure { throw failure }
             if s.inbound.readableBytes > 0 {
                 let out = s.inbound
                 s.inbound = ByteBuffer()
                 streams[id] = s
-                _ = try? send(muxer.consumed(id, bytes: out.readableBytes, now: .now()))
+                _ = send(muxer.consumed(id, bytes: out.readableBytes, now: .now()))
                 return out
             }
             if s.reset { throw Libp2pError(.reset, "stream \(id) was reset") }
@@ -210,23 +268,37 @@ public actor Connection {
         while data.readableBytes > 0 {
             if let closedError { throw closedError }
             guard let s = streams[id] else { throw Libp2pError(.closed, "stream \(id) is closed") }
+            if let failure = s.failure { throw failure }
             if s.reset { throw Libp2pError(.reset, "stream \(id) was reset by the remote") }
             if s.localClosed { throw Libp2pError(.closed, "stream \(id) was closed for writing") }
             if muxer.sendWindow(id) == 0 {
                 await withCheckedContinuation { streams[id]!.writers.append($0) }
                 continue
             }
-            last = try send(muxer.send(id, &data)) ?? last
+            last = send(muxer.send(id, &data)) ?? last
             lastActivity = .now()
         }
         // Waiting for the socket write gives backpressure to fast writers (and to mplex, which has no windows).
         try await last?.get()
     }
 
+    /// Queues a short message on stream `id` without waiting for the socket, so that it leaves with
+    /// whatever else this tick produces; waits like ``write(_:_:)`` only if the send window is short.
+    func queue(_ id: MuxedStreamID, _ data: ByteBuffer) async throws {
+        guard closedError == nil, let s = streams[id], s.failure == nil, !s.reset, !s.localClosed,
+              muxer.sendWindow(id) >= data.readableBytes else {
+            try await write(id, data)
+            return
+        }
+        var data = data
+        _ = send(muxer.send(id, &data))
+        lastActivity = .now()
+    }
+
     func closeWrite(_ id: MuxedStreamID) {
         guard var s = streams[id], !s.localClosed else { return }
         s.localClosed = true
-        _ = try? send(muxer.closeWrite(id))
+        _ = send(muxer.closeWrite(id))
         if s.reset {
             streams[id] = nil
         } else if s.remoteClosed && s.inbound.readableBytes == 0 && s.readers.isEmpty {
@@ -238,7 +310,7 @@ public actor Connection {
 
     func reset(_ id: MuxedStreamID) {
         guard var s = streams.removeValue(forKey: id) else { return }
-        _ = try? send(muxer.reset(id))
+        _ = send(muxer.reset(id))
         s.reset = true
         for c in s.readers + s.writers { c.resume() }
     }
@@ -254,19 +326,19 @@ public actor Connection {
             throw Libp2pError(.protocolNegotiationFailed, "\(muxerProtocol) has no ping; use the ping protocol")
         }
         let start = ContinuousClock.now
-        _ = try send(frame)
+        _ = send(frame)
         await withCheckedContinuation { pings[opaque] = $0 }
         if let closedError { throw closedError }
         return ContinuousClock.now - start
     }
 
     /// Pings the remote (yamux only) every `interval`; closes the connection if an answer takes longer than `timeout`.
-    func startKeepAlive(interval: Duration, timeout: Duration) {
+    nonisolated func startKeepAlive(interval: Duration, timeout: Duration) {
         guard muxerProtocol == ConnectionUpgrader.yamuxProtocol else { return }  // mplex has no ping frame
         Task { [weak self] in
             while true {
                 try? await Task.sleep(for: interval)
-                guard let self, await !self.isClosed else { return }
+                guard let self, !self.isClosed else { return }
                 do {
                     _ = try await withTimeout(timeout, "keep-alive ping", onTimeout: {
                         Task { await self.shutdown(Libp2pError(.timeout, "keep-alive ping unanswered for \(timeout)"), graceful: false) }
@@ -287,12 +359,13 @@ public actor Connection {
 
     /// Closes the connection (GoAway on yamux, then the socket).
     public func close() async {
-        await shutdown(nil, graceful: true)
+        shutdown(nil, graceful: true)
     }
 
-    func shutdown(_ reason: Libp2pError?, graceful: Bool) async {
+    func shutdown(_ reason: Libp2pError?, graceful: Bool) {
         guard closedError == nil else { return }
         closedError = reason ?? Libp2pError(.closed, "connection closed locally")
+        closed.withLock { $0 = true }
         if let reason, reason.code != .closed {
             logger.info("connection closed: \(reason)")
         } else {
@@ -302,13 +375,15 @@ public actor Connection {
             // Close streams with FIN rather than GoAway: py-libp2p tears the session down on any GoAway.
             let ids = Array(streams.keys)
             for id in ids {
-                _ = try? send(muxer.closeWrite(id))
+                _ = send(muxer.closeWrite(id))
             }
             // Close once the FINs are flushed, but never wait on a peer that stopped reading.
+            flushOutbox()
             let tcp = self.tcp
             tcp.write(ByteBuffer()).whenComplete { _ in tcp.close() }
             tcp.channel.eventLoop.scheduleTask(in: .seconds(1)) { tcp.close() }
         } else {
+            flushOutbox()  // a GoAway explaining the close, if one is queued
             tcp.close()
         }
         for (id, _) in streams {

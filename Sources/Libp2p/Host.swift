@@ -1,5 +1,6 @@
 public import NIOCore
 public import Logging
+import Synchronization
 
 /// A libp2p host: an identity, TCP listeners, a peerstore, one connection per peer, and protocol handlers.
 ///
@@ -63,11 +64,17 @@ public actor Host {
     private var listeners: [TCPTransport.Listener] = []
     private var connections: [PeerID: Connection] = [:]
     private var pendingDials: [PeerID: Task<Connection, any Error>] = [:]
-    private var handlers: [String: StreamHandler] = [:]
+    /// Application protocol handlers; read off the actor by connections negotiating inbound streams.
+    private nonisolated let handlers = Mutex<[String: StreamHandler]>([:])
     private var subscribers: [Int: AsyncStream<HostEvent>.Continuation] = [:]
     private var nextSubscriber = 0
     private var isShutDown = false
-    private var pendingInbound = 0
+    /// The Noise static key and its signed payload, shared by every handshake of this host.
+    nonisolated let noiseCredentials: NoiseCredentials
+    /// Noise payload signatures already verified (reconnecting peers are not verified again).
+    nonisolated let knownSignatures = VerifiedSignatures()
+    /// Connections open or being upgraded, for refusing inbound sockets beyond ``Configuration/maxConnections``.
+    nonisolated let inboundSlots = ConnectionSlots()
     private var idleTask: Task<Void, Never>?
     /// The last signed peer record sent in identify, reused while the addresses it names stay the same.
     var signedPeerRecord: (addresses: [Multiaddr], envelope: [UInt8])?
@@ -76,6 +83,7 @@ public actor Host {
     public init(identity: PrivateKey, configuration: Configuration = .init(), logger: Logger = Logger(label: "meshfl.libp2p")) {
         self.identity = identity
         self.peerID = identity.peerID
+        self.noiseCredentials = NoiseCredentials(identity: identity)
         self.configuration = configuration
         var l = logger
         l[metadataKey: "host"] = "\(identity.peerID.description.suffix(8))"
@@ -88,9 +96,25 @@ public actor Host {
     /// Listens on each address (`/ip4|ip6/…/tcp/<port>`, port 0 picks a free one).
     public func listen(on addresses: [Multiaddr]) async throws {
         for address in addresses {
-            let listener = try await transport.listen(on: address) { [weak self] tcp in
-                guard let self else { tcp.close(); return }
-                Task { await self.acceptInbound(tcp) }
+            let listener = try await transport.listen(on: address) { [weak self, configuration, inboundSlots] channel in
+                guard let self else { throw Libp2pError(.closed, "host is shut down") }
+                // Refused here, before the handshake starts, so a refused dialer never sees an upgraded connection.
+                guard inboundSlots.acquire(limit: configuration.maxConnections) else {
+                    self.logger.warning("refusing connection from \(channel.remoteAddress.map(String.init(describing:)) ?? "?"): connection limit \(configuration.maxConnections) reached")
+                    throw Libp2pError(.limitReached, "connection limit \(configuration.maxConnections) reached")
+                }
+                let upgraded = channel.eventLoop.makePromise(of: ConnectionUpgrader.Result.self)
+                let machine = self.upgradeMachine(isDialer: false, expectedPeer: nil)
+                do {
+                    try channel.pipeline.syncOperations.addHandler(
+                        ConnectionHandler(upgrade: machine, timeout: Self.timeAmount(configuration.upgradeTimeout), upgraded: upgraded))
+                } catch {
+                    inboundSlots.release()
+                    upgraded.fail(error)
+                    throw error
+                }
+                let tcp = TCPConnection(channel: channel)
+                Task { await self.acceptInbound(tcp, upgraded: upgraded.futureResult) }
             }
             listeners.append(listener)
             logger.info("listening on \(listener.address)/p2p/\(peerID)")
@@ -108,13 +132,13 @@ public actor Host {
 
     /// Serves `protocolID` with `handler` (replacing any previous handler) and tells connected peers.
     public func setHandler(_ protocolID: String, _ handler: @escaping StreamHandler) {
-        handlers[protocolID] = handler
+        handlers.withLock { $0[protocolID] = handler }
         pushIdentifyToAll()
     }
 
     /// Stops serving `protocolID`.
     public func removeHandler(_ protocolID: String) {
-        handlers[protocolID] = nil
+        handlers.withLock { $0[protocolID] = nil }
         pushIdentifyToAll()
     }
 
@@ -126,7 +150,9 @@ public actor Host {
     ]
 
     /// The protocols served, sorted.
-    public var protocols: [String] { Set(handlers.keys).union(Self.builtinHandlers.keys).sorted() }
+    public nonisolated var protocols: [String] {
+        handlers.withLock { Set($0.keys) }.union(Self.builtinHandlers.keys).sorted()
+    }
 
     // MARK: Events
 
@@ -174,7 +200,7 @@ public actor Host {
     private func connection(to peer: PeerID, addresses: [Multiaddr]) async throws -> Connection {
         guard !isShutDown else { throw Libp2pError(.closed, "host is shut down") }
         guard peer != peerID else { throw Libp2pError(.invalidPeerID, "cannot dial ourselves") }
-        if let existing = connections[peer], await !existing.isClosed { return existing }
+        if let existing = connections[peer], !existing.isClosed { return existing }
         if let pending = pendingDials[peer] { return try await pending.value }
         guard !addresses.isEmpty else {
             throw Libp2pError(.invalidMultiaddr, "no known address for \(peer); connect with a full /ip4/…/tcp/…/p2p/… address first")
@@ -189,9 +215,8 @@ public actor Host {
         var lastError: (any Error)?
         for address in addresses.prefix(8) {
             do {
-                let tcp = try await transport.dial(address, timeout: Self.timeAmount(configuration.dialTimeout))
-                let upgraded = try await upgrade(tcp, isDialer: true, expectedPeer: peer)
-                return try await register(tcp, upgraded, direction: .outbound)
+                let (tcp, upgraded) = try await dialUpgraded(address, peer: peer)
+                return try await register(tcp, try await upgraded.get(), direction: .outbound)
             } catch {
                 logger.debug("dial \(address)/p2p/\(peer) failed: \(error)")
                 lastError = error
@@ -201,31 +226,37 @@ public actor Host {
         throw lastError ?? Libp2pError(.transport, "no address to dial \(peer)")
     }
 
-    private func upgrade(_ tcp: TCPConnection, isDialer: Bool, expectedPeer: PeerID?) async throws -> ConnectionUpgrader.Result {
-        let upgrader = ConnectionUpgrader(identity: identity, muxers: configuration.muxers)
+    /// Connects to `address` with the upgrade running in the channel's pipeline from the moment the socket is up.
+    private nonisolated func dialUpgraded(_ address: Multiaddr, peer: PeerID) async throws
+        -> (TCPConnection, EventLoopFuture<ConnectionUpgrader.Result>) {
+        let eventLoop = transport.group.next()
+        let upgraded = eventLoop.makePromise(of: ConnectionUpgrader.Result.self)
+        let machine = upgradeMachine(isDialer: true, expectedPeer: peer)
+        let handshakeTimeout = Self.timeAmount(configuration.upgradeTimeout)
         do {
-            return try await withTimeout(configuration.upgradeTimeout, "connection handshake", onTimeout: { tcp.close() }) {
-                try await upgrader.upgrade(tcp, isDialer: isDialer, expectedPeer: expectedPeer)
+            let channel = try await transport.dial(address, timeout: Self.timeAmount(configuration.dialTimeout), on: eventLoop) { channel in
+                try channel.pipeline.syncOperations.addHandler(ConnectionHandler(upgrade: machine, timeout: handshakeTimeout, upgraded: upgraded))
             }
+            return (TCPConnection(channel: channel), upgraded.futureResult)
         } catch {
-            tcp.close()
+            upgraded.fail(error)
             throw error
         }
     }
 
-    private func acceptInbound(_ tcp: TCPConnection) async {
+    private nonisolated func upgradeMachine(isDialer: Bool, expectedPeer: PeerID?) -> ConnectionUpgradeStateMachine {
+        let handshake = NoiseHandshake(role: isDialer ? .initiator : .responder, credentials: noiseCredentials,
+                                       expectedPeer: expectedPeer, knownSignatures: knownSignatures)
+        return ConnectionUpgradeStateMachine(isDialer: isDialer, handshake: handshake, muxers: configuration.muxers)
+    }
+
+    private func acceptInbound(_ tcp: TCPConnection, upgraded: EventLoopFuture<ConnectionUpgrader.Result>) async {
+        defer { inboundSlots.release() }
         guard !isShutDown else { tcp.close(); return }
-        guard connections.count + pendingInbound < configuration.maxConnections else {
-            logger.warning("refusing connection from \(tcp.remoteAddress.map(String.init(describing:)) ?? "?"): connection limit \(configuration.maxConnections) reached")
-            tcp.close()
-            return
-        }
-        pendingInbound += 1
-        defer { pendingInbound -= 1 }
         do {
-            let upgraded = try await upgrade(tcp, isDialer: false, expectedPeer: nil)
-            _ = try await register(tcp, upgraded, direction: .inbound)
+            _ = try await register(tcp, try await upgraded.get(), direction: .inbound)
         } catch {
+            tcp.close()
             logger.warning("closed inbound connection from \(tcp.remoteAddress.map(String.init(describing:)) ?? "?"): \(error)")
         }
     }
@@ -236,6 +267,8 @@ public actor Host {
         if upgraded.muxerProtocol == ConnectionUpgrader.yamuxProtocol {
             var config = YamuxStateMachine.Configuration()
             config.maxStreams = configuration.maxStreamsPerConnection
+            // One yamux frame per Noise frame: the receiver never carries a partial frame over to the next one.
+            config.maxFramePayload = NoiseTransportWriter.maxPlaintext - YamuxFrame.headerLength
             muxer = YamuxStateMachine(isClient: direction == .outbound, configuration: config)
         } else {
             muxer = MplexStateMachine(maxStreams: configuration.maxStreamsPerConnection)
@@ -246,7 +279,7 @@ public actor Host {
             throw Libp2pError(.closed, "host is shut down")
         }
         var replaced: Connection?
-        if let existing = connections[peer], await !existing.isClosed {
+        if let existing = connections[peer], !existing.isClosed {
             // Simultaneous connections: both sides keep the one dialled by the smaller peer id.
             let existingDialer = existing.direction == .outbound ? peerID : peer
             let newDialer = direction == .outbound ? peerID : peer
@@ -258,26 +291,25 @@ public actor Host {
             replaced = existing
         }
         connections[peer] = connection
+        inboundSlots.setOpen(connections.count)
         peerstore.setPublicKey(upgraded.remoteKey, for: peer)
         if direction == .outbound, let addr = tcp.remoteAddress { peerstore.addAddresses([addr], for: peer) }
         await connection.start(
-            reader: upgraded.reader,
-            onStream: { [weak self] stream in
-                guard let self else { return }
-                Task { await self.handleInboundStream(stream) }
-            },
+            protocols: { [weak self] in self?.protocols ?? [] },
+            negotiationTimeout: configuration.negotiationTimeout,
+            onStream: { [weak self] stream in self?.dispatch(stream) },
             onClose: { [weak self] _ in
                 guard let self else { return }
                 Task { await self.connectionClosed(connection) }
             }
         )
         if let interval = configuration.keepAliveInterval {
-            await connection.startKeepAlive(interval: interval, timeout: configuration.keepAliveTimeout)
+            connection.startKeepAlive(interval: interval, timeout: configuration.keepAliveTimeout)
         }
         if let replaced { await replaced.close() } else { emit(.connected(peer, tcp.remoteAddress)) }
         logger.info("connected to \(peer) (\(direction), \(upgraded.muxerProtocol))")
         if configuration.identifyOnConnect {
-            Task { await self.identify(peer, over: connection) }
+            Task { await self.identifyOnConnect(peer, over: connection) }
         }
         return connection
     }
@@ -286,6 +318,7 @@ public actor Host {
         let peer = connection.remotePeer
         guard connections[peer] === connection else { return }
         connections[peer] = nil
+        inboundSlots.setOpen(connections.count)
         logger.info("disconnected from \(peer)")
         emit(.disconnected(peer))
     }
@@ -327,46 +360,27 @@ public actor Host {
     /// Opens a stream to `peer` and negotiates the first of `protocols` it supports.
     ///
     /// - Throws: ``Libp2pError/Code/protocolNegotiationFailed`` if it supports none.
-    public func newStream(to peer: PeerID, protocols: [String]) async throws -> P2PStream {
+    public nonisolated func newStream(to peer: PeerID, protocols: [String]) async throws -> P2PStream {
         let connection = try await connection(to: peer)
-        let raw = try await connection.openRawStream()
-        do {
-            return try await withTimeout(configuration.negotiationTimeout, "protocol negotiation",
-                                         onTimeout: { Task { await raw.reset() } }) {
-                try await raw.negotiate(dialerProposing: protocols)
-            }
-        } catch {
-            await raw.reset()
-            throw error
-        }
+        return try await connection.openStream(negotiating: protocols, timeout: configuration.negotiationTimeout)
     }
 
     /// Connects to `address` if needed and opens a stream.
-    public func newStream(to address: Multiaddr, protocols: [String]) async throws -> P2PStream {
+    public nonisolated func newStream(to address: Multiaddr, protocols: [String]) async throws -> P2PStream {
         let peer = try await connect(to: address)
         return try await newStream(to: peer, protocols: protocols)
     }
 
-    private func handleInboundStream(_ stream: P2PStream) async {
-        let supported = protocols
-        let negotiated: P2PStream
-        do {
-            negotiated = try await withTimeout(configuration.negotiationTimeout, "protocol negotiation",
-                                               onTimeout: { Task { await stream.reset() } }) {
-                try await stream.negotiate(listenerSupporting: supported)
-            }
-        } catch {
-            logger.debug("inbound stream from \(stream.remotePeer) failed negotiation: \(error)")
-            await stream.reset()
-            return
-        }
-        guard let protocolID = negotiated.protocolID else { return }
-        if let handler = handlers[protocolID] {
-            await handler(negotiated)
+    /// Runs the handler of an inbound stream whose protocol its connection negotiated.
+    private nonisolated func dispatch(_ stream: P2PStream) {
+        guard let protocolID = stream.protocolID else { return }
+        if let handler = handlers.withLock({ $0[protocolID] }) {
+            Task { await handler(stream) }
         } else if let builtin = Self.builtinHandlers[protocolID] {
-            await builtin(self, negotiated)
+            Task { await builtin(self, stream) }
         } else {
-            await negotiated.reset()
+            // The handler was removed while the stream was being negotiated.
+            Task { await stream.reset() }
         }
     }
 
@@ -383,6 +397,7 @@ public actor Host {
         let all = Array(connections.values)
         for c in all { await c.close() }
         connections = [:]
+        inboundSlots.setOpen(0)
         for c in subscribers.values { c.finish() }
         subscribers = [:]
         logger.info("host shut down")

@@ -124,7 +124,9 @@ extension Host {
         peerstore.addAddresses(message.listenAddresses, for: peer)
         peerstore.setProtocols(message.protocols, for: peer)
         peerstore.setVersions(agent: message.agentVersion, protocolVersion: message.protocolVersion, for: peer)
-        if let envelope = message.signedPeerRecord, let record = try? SignedPeerRecord(envelope: envelope), record.peer == peer {
+        // The same envelope as the one stored (a reconnecting peer) was verified and applied when it was stored.
+        if let envelope = message.signedPeerRecord, envelope != peerstore.record(for: peer).signedPeerRecord,
+           let record = try? SignedPeerRecord(envelope: envelope), record.peer == peer {
             peerstore.setSignedPeerRecord(envelope, for: peer)
             peerstore.addAddresses(record.addresses, for: peer)
         }
@@ -135,10 +137,14 @@ extension Host {
     /// - Throws: ``Libp2pError/Code/invalidKey`` if the key sent does not match the peer id.
     @discardableResult
     public func identify(_ peer: PeerID) async throws -> Identify {
-        let stream = try await newStream(to: peer, protocols: [Identify.protocolID])
-        let bytes = try await withTimeout(.seconds(10), "identify") {
-            try await stream.readToEnd(limit: Identify.maxMessageSize + 10)
-        }
+        try await identify(peer, over: try await connection(to: peer))
+    }
+
+    /// Runs identify on `connection` (never dialling another one).
+    @discardableResult
+    func identify(_ peer: PeerID, over connection: Connection) async throws -> Identify {
+        let stream = try await connection.openStream(negotiating: [Identify.protocolID], timeout: configuration.negotiationTimeout)
+        let bytes = try await connection.readToEnd(stream.id, limit: Identify.maxMessageSize + 10, timeout: .seconds(10))
         await stream.closeWrite()
         let message = try Identify.decodeResponse(Array(bytes.readableBytesView))
         if let keyBytes = message.publicKey {
@@ -151,9 +157,10 @@ extension Host {
         return message
     }
 
-    func identify(_ peer: PeerID, over connection: Connection) async {
+    /// Identifies a newly connected peer over its connection; a connection that closed first is left alone.
+    func identifyOnConnect(_ peer: PeerID, over connection: Connection) async {
         do {
-            _ = try await identify(peer)
+            try await identify(peer, over: connection)
         } catch {
             logger.debug("identify \(peer) failed: \(error)")
         }

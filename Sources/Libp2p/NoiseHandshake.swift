@@ -42,10 +42,10 @@ public struct NoiseHandshake: Sendable {
     private enum Step: Sendable { case start, awaitMessage2, awaitMessage1, awaitMessage3, done }
 
     private let role: Role
-    private let identity: PrivateKey
-    private let staticKey: Curve25519.KeyAgreement.PrivateKey
+    private let credentials: NoiseCredentials
     private let ephemeralKey: Curve25519.KeyAgreement.PrivateKey
     private let expectedPeer: PeerID?
+    private let knownSignatures: VerifiedSignatures?
     private var symmetric = NoiseSymmetricState()
     private var step: Step
     private var remoteEphemeral: Curve25519.KeyAgreement.PublicKey?
@@ -58,11 +58,23 @@ public struct NoiseHandshake: Sendable {
         staticKey: Curve25519.KeyAgreement.PrivateKey = .init(),
         ephemeralKey: Curve25519.KeyAgreement.PrivateKey = .init()
     ) {
+        self.init(role: role, credentials: NoiseCredentials(identity: identity, staticKey: staticKey), expectedPeer: expectedPeer,
+                  ephemeralKey: ephemeralKey)
+    }
+
+    /// A handshake with a host's reusable `credentials`; signatures in `knownSignatures` are not verified again.
+    init(
+        role: Role,
+        credentials: NoiseCredentials,
+        expectedPeer: PeerID? = nil,
+        ephemeralKey: Curve25519.KeyAgreement.PrivateKey = .init(),
+        knownSignatures: VerifiedSignatures? = nil
+    ) {
         self.role = role
-        self.identity = identity
+        self.credentials = credentials
         self.expectedPeer = expectedPeer
-        self.staticKey = staticKey
         self.ephemeralKey = ephemeralKey
+        self.knownSignatures = knownSignatures
         self.step = role == .initiator ? .start : .awaitMessage1
     }
 
@@ -98,10 +110,9 @@ public struct NoiseHandshake: Sendable {
             out += e
             symmetric.mixHash(e)
             symmetric.mixKey(try Self.dh(ephemeralKey, re))
-            let s = Array(staticKey.publicKey.rawRepresentation)
-            out += try symmetric.encryptAndHash(s)
-            symmetric.mixKey(try Self.dh(staticKey, re))
-            out += try symmetric.encryptAndHash(NoiseHandshakePayload(identity: identity, staticKey: s).protobufBytes)
+            out += try symmetric.encryptAndHash(credentials.staticPublicKey)
+            symmetric.mixKey(try Self.dh(credentials.staticKey, re))
+            out += try symmetric.encryptAndHash(credentials.payload)
             step = .awaitMessage3
             return Action(output: Self.frame(out), result: nil)
 
@@ -115,17 +126,16 @@ public struct NoiseHandshake: Sendable {
             let rs = try Self.publicKey(rsBytes)
             symmetric.mixKey(try Self.dh(ephemeralKey, rs))
             let payload = try NoiseHandshakePayload(protobuf: try symmetric.decryptAndHash(Array(frame[80...])))
-            let remoteKey = try payload.verify(staticKey: rsBytes)
+            let remoteKey = try payload.verify(staticKey: rsBytes, knownGood: knownSignatures)
             let remotePeer = remoteKey.peerID
             if let expectedPeer, expectedPeer != remotePeer {
                 throw Libp2pError(.peerIDMismatch, "dialled \(expectedPeer) but the remote is \(remotePeer); check the /p2p/ part of the address")
             }
             // Message 3: s, se, payload.
             var out: [UInt8] = []
-            let s = Array(staticKey.publicKey.rawRepresentation)
-            out += try symmetric.encryptAndHash(s)
-            symmetric.mixKey(try Self.dh(staticKey, re))
-            out += try symmetric.encryptAndHash(NoiseHandshakePayload(identity: identity, staticKey: s).protobufBytes)
+            out += try symmetric.encryptAndHash(credentials.staticPublicKey)
+            symmetric.mixKey(try Self.dh(credentials.staticKey, re))
+            out += try symmetric.encryptAndHash(credentials.payload)
             step = .done
             let (c1, c2) = symmetric.split()
             return Action(output: Self.frame(out), result: Result(remotePeer: remotePeer, remoteKey: remoteKey, sendCipher: c1, receiveCipher: c2))
@@ -138,7 +148,7 @@ public struct NoiseHandshake: Sendable {
             _ = re
             symmetric.mixKey(try Self.dh(ephemeralKey, rs))
             let payload = try NoiseHandshakePayload(protobuf: try symmetric.decryptAndHash(Array(frame[48...])))
-            let remoteKey = try payload.verify(staticKey: rsBytes)
+            let remoteKey = try payload.verify(staticKey: rsBytes, knownGood: knownSignatures)
             let remotePeer = remoteKey.peerID
             if let expectedPeer, expectedPeer != remotePeer {
                 throw Libp2pError(.peerIDMismatch, "expected \(expectedPeer) but the remote is \(remotePeer)")

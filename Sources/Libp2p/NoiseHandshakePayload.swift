@@ -45,6 +45,11 @@ public struct NoiseHandshakePayload: Sendable, Equatable {
 
     /// Checks the signature over `staticKey` and returns the verified identity key.
     public func verify(staticKey: [UInt8]) throws(Libp2pError) -> PublicKey {
+        try verify(staticKey: staticKey, knownGood: nil)
+    }
+
+    /// Checks the signature, skipping the check for a triple in `knownGood`.
+    func verify(staticKey: [UInt8], knownGood: VerifiedSignatures?) throws(Libp2pError) -> PublicKey {
         let key: PublicKey
         do {
             key = try PublicKey(protobuf: identityKey)
@@ -54,7 +59,10 @@ public struct NoiseHandshakePayload: Sendable, Equatable {
         guard key.type == .ed25519 else {
             throw Libp2pError(.handshakeFailed, "remote identity key type \(key.type) is not supported (use Ed25519)")
         }
-        guard key.verify(signature: identitySignature, for: Self.signaturePrefix + staticKey) else {
+        let message = Self.signaturePrefix + staticKey
+        let valid = knownGood?.verify(key, keyBytes: identityKey, signature: identitySignature, message: message)
+            ?? key.verify(signature: identitySignature, for: message)
+        guard valid else {
             throw Libp2pError(.handshakeFailed, "Noise payload signature does not match the static key")
         }
         return key

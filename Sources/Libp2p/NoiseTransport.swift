@@ -26,6 +26,37 @@ public struct NoiseTransportReader: Sendable {
         return out
     }
 
+    /// Decrypts every whole frame in the buffered bytes followed by `more`.
+    ///
+    /// Frames that lie wholly inside `more` are decrypted where they are; only a frame split between two
+    /// reads is copied to make it whole, and the unfinished tail is kept as a slice of `more`.
+    public mutating func decrypt(appending more: ByteBuffer) throws(Libp2pError) -> ByteBuffer {
+        var more = more
+        var out = ByteBuffer()
+        out.reserveCapacity(raw.readableBytes + more.readableBytes)
+        if raw.readableBytes > 0 {
+            // Finish the frame begun in an earlier read.
+            let headerPart = min(max(0, 2 - raw.readableBytes), more.readableBytes)
+            var header = more.readSlice(length: headerPart)!
+            raw.writeBuffer(&header)
+            guard let length = raw.getInteger(at: raw.readerIndex, as: UInt16.self) else { return out }
+            var rest = more.readSlice(length: min(2 + Int(length) - raw.readableBytes, more.readableBytes))!
+            raw.writeBuffer(&rest)
+            guard raw.readableBytes == 2 + Int(length) else { return out }
+            raw.moveReaderIndex(forwardBy: 2)
+            try cipher.open(raw.readSlice(length: Int(length))!, appendingTo: &out)
+            raw = ByteBuffer()
+        }
+        while let length = more.getInteger(at: more.readerIndex, as: UInt16.self), more.readableBytes >= 2 + Int(length) {
+            more.moveReaderIndex(forwardBy: 2)
+            try cipher.open(more.readSlice(length: Int(length))!, appendingTo: &out)
+        }
+        if more.readableBytes > 0 {
+            raw = more.readSlice(length: more.readableBytes)!
+        }
+        return out
+    }
+
     /// Reads from `connection` until at least one plaintext byte is available; `nil` at end of stream.
     public mutating func read(from connection: TCPConnection) async throws -> ByteBuffer? {
         while true {

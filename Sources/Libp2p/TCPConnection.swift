@@ -103,6 +103,9 @@ public final class TCPConnection: Sendable {
     }
 
     /// The next received bytes, or `nil` once the remote closed.
+    ///
+    /// Only for sockets from ``TCPTransport/listen(on:onConnection:)`` and ``TCPTransport/dial(_:timeout:)``;
+    /// a host's connections are read by their pipeline instead.
     public func read() async throws -> ByteBuffer? {
         let channel = self.channel
         return try await channel.eventLoop.flatSubmit {

@@ -93,6 +93,8 @@ public struct YamuxStateMachine: StreamMuxerStateMachine {
         var out = ByteBuffer()
         let n = UInt32(id.number)
         guard var s = streams[n], !s.localClosed else { return out }
+        let sending = min(data.readableBytes, Int(s.sendWindow))
+        out.reserveCapacity(sending + (sending / configuration.maxFramePayload + 1) * YamuxFrame.headerLength)
         while data.readableBytes > 0 && s.sendWindow > 0 {
             let chunk = min(data.readableBytes, Int(s.sendWindow), configuration.maxFramePayload)
             Self.header(.data, [], n, UInt32(chunk), into: &out)

@@ -34,6 +34,35 @@ struct NoiseTransportTests {
         #expect(plain == Self.payload(size))
     }
 
+    /// Reads of every size from 1 byte to more than a frame: a read may end inside a length prefix,
+    /// inside a frame, or exactly on a boundary.
+    @Test(arguments: [1, 2, 3, 17, 65_536, 65_537, 131_071, 300_000])
+    func decryptAppendingHandlesEverySplit(readSize: Int) throws {
+        let size = 200_000
+        var writer = NoiseTransportWriter(cipher: NoiseCipherState(key: Self.key))
+        let sealed = try writer.seal(Self.payload(size))
+        var reader = NoiseTransportReader(cipher: NoiseCipherState(key: Self.key), raw: ByteBuffer())
+        var plain = ByteBuffer()
+        var rest = sealed
+        while rest.readableBytes > 0 {
+            let piece = rest.readSlice(length: min(rest.readableBytes, readSize))!
+            var out = try reader.decrypt(appending: piece)
+            plain.writeBuffer(&out)
+            #expect(reader.raw.readableBytes < 2 + NoiseHandshake.maxFrameLength)
+        }
+        #expect(reader.raw.readableBytes == 0)
+        #expect(plain == Self.payload(size))
+    }
+
+    @Test func decryptAppendingRefusesATamperedFrameAfterASplit() throws {
+        var writer = NoiseTransportWriter(cipher: NoiseCipherState(key: Self.key))
+        var sealed = try writer.seal(Self.payload(100))
+        sealed.setInteger(sealed.getInteger(at: 90, as: UInt8.self)! ^ 1, at: 90)
+        var reader = NoiseTransportReader(cipher: NoiseCipherState(key: Self.key), raw: ByteBuffer())
+        #expect(try reader.decrypt(appending: sealed.getSlice(at: 0, length: 60)!).readableBytes == 0)
+        #expect(throws: Libp2pError.self) { try reader.decrypt(appending: sealed.getSlice(at: 60, length: sealed.readableBytes - 60)!) }
+    }
+
     @Test func bufferSealAgreesWithByteArrayCipher() throws {
         var byBuffer = NoiseCipherState(key: Self.key)
         var byArray = NoiseCipherState(key: Self.key)
