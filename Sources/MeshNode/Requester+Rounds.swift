@@ -67,10 +67,10 @@ extension Requester {
     /// The loss of `weights` on the job's probe, off the actor; nil when they do not fit the model.
     func probeLoss(_ weights: [String: Tensor], spec: JobSpec) async throws -> Float? {
         let probe = try probe(spec.id)
-        return await Task.detached {
+        return try await Compute.run {
             guard let model = try? Sequential(spec: spec.model, seed: 0), (try? model.load(weights)) != nil else { return nil }
             return Evaluation(model: model, data: probe).loss
-        }.value
+        }
     }
 
     /// The global weights' probe loss for the current round (computed once).
@@ -198,12 +198,12 @@ extension Requester {
     /// Accuracy and loss of `weights` on the job's validation split, off the actor.
     func evaluate(_ weights: [String: Tensor], spec: JobSpec) async throws -> (accuracy: Double, loss: Double) {
         let data = try validationData(spec.id)
-        return try await Task.detached {
+        return try await Compute.run {
             let model = try Sequential(spec: spec.model, seed: spec.seed)
             try model.load(weights, source: "aggregated weights")
             let evaluation = Evaluation(model: model, data: data)
             return (evaluation.accuracy, Double(evaluation.loss))
-        }.value
+        }
     }
 
     /// After a restart: puts the current round's global weights back in the

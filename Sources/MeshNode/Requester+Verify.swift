@@ -112,10 +112,12 @@ extension Requester {
             return .failed("the requester could not read shard \(receipt.shard): \(error)")
         }
         let seed = TaskExecution.seed(job: spec, round: receipt.round, shard: receipt.shard)
-        let outcome: Result<TaskOutput, any Error> = await Task.detached {
-            Result { try TaskExecution.run(job: spec, start: global, shard: shardData, seed: seed) }
-        }.value
-        guard case .success(let recomputed) = outcome else { return .failed("re-execution failed on the requester") }
+        let recomputed: TaskOutput
+        do {
+            recomputed = try await Compute.run { try TaskExecution.run(job: spec, start: global, shard: shardData, seed: seed) }
+        } catch {
+            return .failed("re-execution failed on the requester: \(error)")
+        }
         let recomputedDigest = recomputed.transcript.last ?? ""
         if recomputedDigest != receipt.weightsDigest {
             var worst: Float = 0

@@ -188,7 +188,7 @@ public actor TrainerNode {
             shards[shardKey] = shard
         }
         let trainingStarted = ContinuousClock.now
-        var output = try await Task.detached { try TaskExecution.run(job: spec, start: global, shard: shard, seed: lease.seed) }.value
+        var output = try await Compute.run { try TaskExecution.run(job: spec, start: global, shard: shard, seed: lease.seed) }
         let trainSeconds = (ContinuousClock.now - trainingStarted) / .seconds(1)
         metrics.add(.trainingSeconds, trainSeconds, ["job": spec.id])
         logger.debug("trained", metadata: ["job": "\(spec.id)", "shard": "\(lease.shard)", "seconds": "\(trainSeconds)"])

@@ -167,7 +167,7 @@ public actor Validator {
         }
         let started = ContinuousClock.now
         let seed = request.seed
-        let output = try await Task.detached { try TaskExecution.run(job: spec, start: global, shard: shard, seed: seed) }.value
+        let output = try await Compute.run { try TaskExecution.run(job: spec, start: global, shard: shard, seed: seed) }
         let seconds = (ContinuousClock.now - started) / .seconds(1)
         let mismatch = ValidatorVerdict.firstMismatch(output.transcript, checked.receipt.transcript)
         return ValidatorVerdict(job: spec.id, round: request.round, shard: request.shard, lease: checked.receipt.lease,

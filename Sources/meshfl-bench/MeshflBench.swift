@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import MeshNN
 import MeshTensor
+import NIOCore
+import NIOPosix
 
 /// Benchmarks of meshfl's own code, each printing one JSON object on standard
 /// output; `bench/run.py` runs them next to their peers and writes
@@ -15,6 +17,19 @@ struct MeshflBench: AsyncParsableCommand {
                       NetThroughputBench.self, NetSendBench.self, NetSinkBench.self, NetDialBench.self, NetStreamsBench.self,
                       PubsubBench.self, DHTBench.self, FedAvgBench.self, LedgerBench.self, LedgerWriterBench.self]
     )
+
+    /// Like `meshfl`, runs async code on the NIO event loops (`MESHFL_NIO_EXECUTOR=0`: on Swift's own pool, to compare).
+    static func main() async {
+        if ProcessInfo.processInfo.environment["MESHFL_NIO_EXECUTOR"] != "0" {
+            NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+        }
+        do {
+            var command = try parseAsRoot()
+            if var command = command as? any AsyncParsableCommand { try await command.run() } else { try command.run() }
+        } catch {
+            exit(withError: error)
+        }
+    }
 }
 
 /// One epoch of a model spec: samples per second of training.

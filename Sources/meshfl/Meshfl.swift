@@ -1,4 +1,7 @@
 import ArgumentParser
+import Foundation
+import NIOCore
+import NIOPosix
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -25,6 +28,13 @@ struct Meshfl: AsyncParsableCommand {
     )
 
     static func main() async {
+        // Async code runs on the NIO event loops that own the sockets: a libp2p stream read, a lease handed out
+        // or a block served continues on the thread that saw the bytes, with no wake-up of another thread between.
+        // Long computations go to NIO's blocking pool (MeshNode's Compute), never onto these threads.
+        // MESHFL_NIO_EXECUTOR=0 keeps Swift's own thread pool (to compare, or to rule this out when debugging).
+        if ProcessInfo.processInfo.environment["MESHFL_NIO_EXECUTOR"] != "0" {
+            NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+        }
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? any AsyncParsableCommand {
