@@ -115,8 +115,7 @@ public enum LocalTraining {
         let trainer: Trainer
 
         init(task: TrainingTask) throws {
-            model = try Sequential(spec: task.spec, seed: task.seed)
-            try model.load(task.weights, source: "training task weights")
+            model = try Sequential(spec: task.spec, seed: task.seed, weights: task.weights, source: "training task weights")
             trainer = Trainer(config: task.config)
         }
 

@@ -106,7 +106,7 @@ public struct TrainingTask: Sendable {
             throw fail("the shard's samples have shape \(data.sampleShape), the model's input is \(spec.input)")
         }
         do {
-            try Sequential(spec: spec, seed: 0).load(weights, source: "training task weights")
+            _ = try Sequential(spec: spec, seed: 0, weights: weights, source: "training task weights")
         } catch {
             throw VerificationError(.mismatch, "training task: the starting weights do not fit the model", cause: error)
         }

@@ -301,7 +301,7 @@ public struct UpdateVerifier: Sendable {
 
     /// Mean loss of `spec` with `weights` on `data` (the weights must fit the spec; infinity if not).
     public static func validationLoss(of weights: [String: Tensor], spec: ModelSpec, on data: Dataset) -> Float {
-        guard let model = try? Sequential(spec: spec, seed: 0), (try? model.load(weights)) != nil else { return .infinity }
+        guard let model = try? Sequential(spec: spec, seed: 0, weights: weights) else { return .infinity }
         return Evaluation(model: model, data: data).loss
     }
 }

@@ -38,9 +38,18 @@ public final class Conv2D: Layer {
     private var partials: [Float] = []
 
     /// Creates a layer initialised as PyTorch does: uniform in ±1/√(in·k·k).
-    public init(
+    public convenience init(
         inChannels: Int, outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0,
         bias: Bool = true, name: String, generator: inout SeededGenerator
+    ) {
+        self.init(inChannels: inChannels, outChannels: outChannels, kernel: kernel, stride: stride, padding: padding,
+                  bias: bias, name: name) { shape, bound in Initializer.uniform(shape: shape, bound: bound, using: &generator) }
+    }
+
+    /// Creates a layer whose parameters are `initial(shape, bound)` (weight first, then bias).
+    init(
+        inChannels: Int, outChannels: Int, kernel: Int, stride: Int, padding: Int,
+        bias: Bool, name: String, initial: (_ shape: [Int], _ bound: Float) -> Tensor
     ) {
         self.inChannels = inChannels
         self.outChannels = outChannels
@@ -48,12 +57,8 @@ public final class Conv2D: Layer {
         self.stride = stride
         self.padding = padding
         let bound = 1 / Float(inChannels * kernel * kernel).squareRoot()
-        weight = Parameter(
-            name: "\(name).weight",
-            value: Initializer.uniform(shape: [outChannels, inChannels, kernel, kernel], bound: bound, using: &generator))
-        self.bias = bias
-            ? Parameter(name: "\(name).bias", value: Initializer.uniform(shape: [outChannels], bound: bound, using: &generator))
-            : nil
+        weight = Parameter(name: "\(name).weight", value: initial([outChannels, inChannels, kernel, kernel], bound))
+        self.bias = bias ? Parameter(name: "\(name).bias", value: initial([outChannels], bound)) : nil
     }
 
     public var parameters: [Parameter] { bias.map { [weight, $0] } ?? [weight] }

@@ -17,13 +17,17 @@ public final class Dense: Layer {
 
     /// Creates a layer initialised as PyTorch does: weights and bias uniform in
     /// ±1/√in (Kaiming-uniform with a = √5).
-    public init(inputs: Int, outputs: Int, bias: Bool = true, name: String, generator: inout SeededGenerator) {
+    public convenience init(inputs: Int, outputs: Int, bias: Bool = true, name: String, generator: inout SeededGenerator) {
+        self.init(inputs: inputs, outputs: outputs, bias: bias, name: name) { shape, bound in
+            Initializer.uniform(shape: shape, bound: bound, using: &generator)
+        }
+    }
+
+    /// Creates a layer whose parameters are `initial(shape, bound)` (weight first, then bias).
+    init(inputs: Int, outputs: Int, bias: Bool, name: String, initial: (_ shape: [Int], _ bound: Float) -> Tensor) {
         let bound = 1 / Float(inputs).squareRoot()
-        weight = Parameter(name: "\(name).weight",
-                           value: Initializer.uniform(shape: [outputs, inputs], bound: bound, using: &generator))
-        self.bias = bias
-            ? Parameter(name: "\(name).bias", value: Initializer.uniform(shape: [outputs], bound: bound, using: &generator))
-            : nil
+        weight = Parameter(name: "\(name).weight", value: initial([outputs, inputs], bound))
+        self.bias = bias ? Parameter(name: "\(name).bias", value: initial([outputs], bound)) : nil
     }
 
     public var parameters: [Parameter] { bias.map { [weight, $0] } ?? [weight] }

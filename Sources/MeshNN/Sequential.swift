@@ -22,20 +22,38 @@ public final class Sequential {
     /// initialisation drawn from a generator seeded with `seed`.
     ///
     /// - Throws: ``FormatError`` when the spec does not validate.
-    public init(spec: ModelSpec, seed: UInt64) throws {
+    public convenience init(spec: ModelSpec, seed: UInt64) throws {
+        try self.init(spec: spec, seed: seed, initialise: true)
+    }
+
+    /// Builds the network for `spec` with `weights` loaded: what
+    /// ``init(spec:seed:)`` then ``load(_:source:)`` give, without drawing
+    /// initial weights that are thrown away at once. `seed` still seeds the
+    /// dropout layers.
+    ///
+    /// - Throws: ``FormatError`` when the spec does not validate or the
+    ///   weights do not fit it (naming `source` and the tensor).
+    public convenience init(spec: ModelSpec, seed: UInt64, weights: [String: Tensor], source: String = "weights") throws {
+        try self.init(spec: spec, seed: seed, initialise: false)
+        try load(weights, source: source)
+    }
+
+    private init(spec: ModelSpec, seed: UInt64, initialise: Bool) throws {
         let shapes = try spec.validate()
         var generator = SeededGenerator(seed: seed, stream: 0x1417)
+        func initial(_ shape: [Int], _ bound: Float) -> Tensor {
+            initialise ? Initializer.uniform(shape: shape, bound: bound, using: &generator) : Tensor(zeros: shape)
+        }
         var layers: [any Layer] = []
         for (index, layer) in spec.layers.enumerated() {
             let inputShape = index == 0 ? spec.input : shapes[index - 1]
             let name = String(index)
             switch layer {
             case let .dense(units, bias):
-                layers.append(Dense(inputs: inputShape.reduce(1, *), outputs: units, bias: bias,
-                                    name: name, generator: &generator))
+                layers.append(Dense(inputs: inputShape.reduce(1, *), outputs: units, bias: bias, name: name, initial: initial))
             case let .conv2d(filters, kernel, stride, padding, bias):
                 layers.append(Conv2D(inChannels: inputShape[0], outChannels: filters, kernel: kernel,
-                                     stride: stride, padding: padding, bias: bias, name: name, generator: &generator))
+                                     stride: stride, padding: padding, bias: bias, name: name, initial: initial))
             case let .maxpool2d(kernel, stride):
                 layers.append(MaxPool2D(kernel: kernel, stride: stride))
             case let .avgpool2d(kernel, stride):

@@ -68,7 +68,7 @@ extension Requester {
     func probeLoss(_ weights: [String: Tensor], spec: JobSpec) async throws -> Float? {
         let probe = try probe(spec.id)
         return try await Compute.run {
-            guard let model = try? Sequential(spec: spec.model, seed: 0), (try? model.load(weights)) != nil else { return nil }
+            guard let model = try? Sequential(spec: spec.model, seed: 0, weights: weights) else { return nil }
             return Evaluation(model: model, data: probe).loss
         }
     }
@@ -199,8 +199,7 @@ extension Requester {
     func evaluate(_ weights: [String: Tensor], spec: JobSpec) async throws -> (accuracy: Double, loss: Double) {
         let data = try validationData(spec.id)
         return try await Compute.run {
-            let model = try Sequential(spec: spec.model, seed: spec.seed)
-            try model.load(weights, source: "aggregated weights")
+            let model = try Sequential(spec: spec.model, seed: spec.seed, weights: weights, source: "aggregated weights")
             let evaluation = Evaluation(model: model, data: data)
             return (evaluation.accuracy, Double(evaluation.loss))
         }

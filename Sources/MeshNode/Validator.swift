@@ -162,7 +162,7 @@ public actor Validator {
         guard shard.count == spec.shardSizes[request.shard] else {
             throw NodeError(.refused, "shard \(request.shard) of \(spec.id) has \(shard.count) samples; the job says \(spec.shardSizes[request.shard])")
         }
-        do { try Sequential(spec: spec.model, seed: 0).load(global, source: "global weights") } catch {
+        do { _ = try Sequential(spec: spec.model, seed: 0, weights: global, source: "global weights") } catch {
             throw NodeError(.refused, "the global weights of \(spec.id) round \(request.round) do not fit the job's model: \(error)")
         }
         let started = ContinuousClock.now

@@ -38,6 +38,28 @@ struct DeterminismTests {
         #expect(a == b && a != c)
     }
 
+    @Test("a model built with its weights trains bit for bit like one initialised and then loaded")
+    func buildingWithWeightsMatchesLoading() throws {
+        let data = try Dataset.fashionMNIST(split: .test).subset(Array(0..<256))
+        let weights = Dictionary(uniqueKeysWithValues: try Sequential(spec: Self.spec, seed: 5).stateDict.map { ($0.name, $0.tensor) })
+        let loaded = try Sequential(spec: Self.spec, seed: 6)
+        try loaded.load(weights)
+        let built = try Sequential(spec: Self.spec, seed: 6, weights: weights)
+        #expect(built.flatWeights() == loaded.flatWeights())
+        // The seed still drives dropout: the same training steps give the same bits.
+        for model in [loaded, built] {
+            Trainer(config: TrainingConfig(epochs: 1, batchSize: 32, learningRate: 0.05, seed: 6)).train(model, on: data)
+        }
+        #expect(built.flatWeights().map(\.bitPattern) == loaded.flatWeights().map(\.bitPattern))
+
+        var wrong = weights
+        wrong["5.weight"] = Tensor(zeros: [3, 3])
+        #expect(throws: FormatError.self) { try Sequential(spec: Self.spec, seed: 6, weights: wrong, source: "round 2 weights") }
+        do { _ = try Sequential(spec: Self.spec, seed: 6, weights: wrong, source: "round 2 weights") } catch {
+            #expect("\(error)".contains("round 2 weights") && "\(error)".contains("5.weight"))
+        }
+    }
+
     @Test func trainingReducesLoss() throws {
         let data = try Dataset.fashionMNIST(split: .test).subset(Array(0..<2000))
         let model = try Sequential(spec: Self.spec, seed: 3)
