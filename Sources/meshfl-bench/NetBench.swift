@@ -158,10 +158,13 @@ struct NetSinkBench: AsyncParsableCommand {
         await host.setHandler(BenchSupport.sinkProtocol) { await BenchSupport.serveSink($0) }
         await host.setHandler(BenchSupport.echoProtocol) { await BenchSupport.serveEcho($0) }
         BenchSupport.line("ADDR \(await host.fullAddresses[0])")
-        let stdinClosed = Task.detached {
+        // A blocking read, so on its own thread: async code runs on the event loops that serve the peers.
+        let (stdinClosed, closed) = AsyncStream<Void>.makeStream()
+        Thread {
             while let line = readLine(strippingNewline: false), !line.isEmpty {}
-        }
-        _ = try? await BenchSupport.bounded(.seconds(lifetime), "serving") { await stdinClosed.value }
+            closed.finish()
+        }.start()
+        _ = try? await BenchSupport.bounded(.seconds(lifetime), "serving") { for await _ in stdinClosed {} }
         await host.shutdown()
         try BenchSupport.printJSON(["served": true])
     }
