@@ -185,6 +185,8 @@ extension Requester {
         guard let spec = jobs[id]?.spec, jobs[id]?.status != .done, !finishing.contains(id) else { return }
         finishing.insert(id)
         defer { finishing.remove(id) }
+        // Every accepted update is paid before the rest of the escrow goes back.
+        try await payOutstanding(id)
         if let escrow = try await ledger.escrow(job: id), escrow.isOpen {
             try await ledger.refundEscrow(job: id, owner: account)
             try audit(spec, "job_finished", ["job": .string(id), "refunded": .int(escrow.available)])

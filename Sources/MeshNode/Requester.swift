@@ -60,6 +60,8 @@ public actor Requester {
     var stopped = false
     /// Jobs whose escrow is being settled (finishJob).
     var finishing: Set<String> = []
+    /// Accepted updates whose payment is under way (job/round/shard), so none is sent twice at once.
+    var paying: Set<String> = []
     /// When each trainer account's stake was last read, and what it was.
     var stakeChecks: [String: (at: Double, staked: Int64)] = [:]
     /// How long a stake read stays good for claims.
@@ -141,6 +143,8 @@ public actor Requester {
                 if record.board.isFinished { try await finishJob(id) }
                 if announce { await self.announce(record) }
             }
+            // Payments a failed ledger call left owed (each goes out once at a time).
+            for update in try store.unpaidUpdates() where jobs[update.job] != nil { payInBackground(update) }
             sendAudit()
         } catch {
             logger.error("requester maintenance failed: \(error)")
@@ -351,10 +355,13 @@ public actor Requester {
             metrics.add(.resultsAccepted, 1, ["job": spec.id])
             if reexecuted { metrics.add(.reexecutions, 1, ["job": spec.id]) }
             if record.board.isRoundComplete {
-                // Aggregate while this payment goes through, and answer the last trainer without waiting for aggregation.
+                // Aggregate behind the trainer's back: its answer does not wait for aggregation.
                 Task { [weak self] in await self?.finishRoundLogged(spec.id) }
             }
-            try await pay(update)
+            // Nor for the payment: the acceptance is on disk, so the payment goes out now and, if the ledger
+            // fails, again from the maintenance loop or after a restart (a release is once per task on the ledger).
+            // The last trainer of a round then claims in the next round at once, not a ledger transaction later.
+            payInBackground(update)
             return .accepted(paid: spec.rewardPerTask)
         case .reject(let reason):
             record.board.settle(shard: receipt.shard, lease: receipt.lease, accepted: false)
@@ -401,6 +408,35 @@ public actor Requester {
     func dropLocalObject(_ key: String) {
         guard let local = blobs as? LocalBlobStore else { return }
         Task { try? await local.delete(key: key) }
+    }
+
+    /// Starts paying `update` unless its payment is already under way; a failure is logged and retried by ``maintain(announce:)``.
+    func payInBackground(_ update: RequesterStore.UpdateRecord) {
+        let key = "\(update.job)/\(update.round)/\(update.shard)"
+        guard !paying.contains(key) else { return }
+        paying.insert(key)
+        Task { [weak self] in
+            guard let self else { return }
+            do { try await self.pay(update) } catch {
+                self.logger.warning("payment for r\(update.round)-s\(update.shard) of \(update.job) failed: \(error); will retry",
+                                    metadata: ["job": "\(update.job)"])
+            }
+            await self.paid(key)
+        }
+    }
+
+    func paid(_ key: String) { paying.remove(key) }
+
+    /// Pays every accepted update of `job` still owed and waits until all are paid (before the escrow's
+    /// rest is refunded); payments already under way are waited for, not sent again (bounded: 30 s).
+    func payOutstanding(_ job: String) async throws {
+        for _ in 0..<600 {
+            let owed = try store.unpaidUpdates().filter { $0.job == job }
+            if owed.isEmpty { return }
+            for update in owed where !paying.contains("\(update.job)/\(update.round)/\(update.shard)") { try await pay(update) }
+            if try store.unpaidUpdates().contains(where: { $0.job == job }) { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        throw NodeError(.storage, "payments of \(job) are still owed after 30 s; is the ledger reachable? (retried by the maintenance loop)")
     }
 
     func pay(_ update: RequesterStore.UpdateRecord) async throws {

@@ -88,6 +88,10 @@ public final class RequesterStore: Sendable {
                 CREATE TABLE audit_topics (topic TEXT PRIMARY KEY, sequence INTEGER NOT NULL);
                 """)
         }
+        migrator.registerMigration("v7-unpaid-index") { db in
+            // Payments go out behind the trainers' answers; the maintenance loop looks for the ones still owed.
+            try db.execute(sql: "CREATE INDEX updates_unpaid ON updates (job, round, shard) WHERE paid = 0")
+        }
         return migrator
     }
 
@@ -230,20 +234,33 @@ public final class RequesterStore: Sendable {
         }
     }
 
+    /// The columns of an ``UpdateRecord`` (not the weights: ``updateWeights(job:round:shard:)`` reads those).
+    static let updateColumns = "job, round, shard, trainer, account, lease, digest, samples, loss, weights_key, reward, paid, reexecuted, verified_by"
+
     public func updates(job: String, round: Int? = nil) throws -> [UpdateRecord] {
         try read { db in
             let rows = if let round {
-                try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM updates WHERE job = ? AND round = ? ORDER BY shard"), arguments: [job, round])
+                try Row.fetchAll(try db.cachedStatement(sql: "SELECT \(Self.updateColumns) FROM updates WHERE job = ? AND round = ? ORDER BY shard"),
+                                 arguments: [job, round])
             } else {
-                try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM updates WHERE job = ? ORDER BY round, shard"), arguments: [job])
+                try Row.fetchAll(try db.cachedStatement(sql: "SELECT \(Self.updateColumns) FROM updates WHERE job = ? ORDER BY round, shard"), arguments: [job])
             }
-            return rows.map { row in
-                UpdateRecord(job: row["job"], round: row["round"], shard: row["shard"], trainer: row["trainer"], account: row["account"],
-                             lease: row["lease"], digest: row["digest"], samples: row["samples"], loss: Float(row["loss"] as Double),
-                             weightsKey: row["weights_key"], reward: row["reward"], paid: row["paid"] as Bool, reexecuted: row["reexecuted"] as Bool,
-                             verifiedBy: row["verified_by"])
-            }
+            return rows.map(Self.update)
         }
+    }
+
+    /// Accepted updates whose payment is not recorded yet, of every job, oldest first.
+    public func unpaidUpdates() throws -> [UpdateRecord] {
+        try read { db in
+            try Row.fetchAll(try db.cachedStatement(sql: "SELECT \(Self.updateColumns) FROM updates WHERE paid = 0 ORDER BY job, round, shard")).map(Self.update)
+        }
+    }
+
+    static func update(_ row: Row) -> UpdateRecord {
+        UpdateRecord(job: row["job"], round: row["round"], shard: row["shard"], trainer: row["trainer"], account: row["account"],
+                     lease: row["lease"], digest: row["digest"], samples: row["samples"], loss: Float(row["loss"] as Double),
+                     weightsKey: row["weights_key"], reward: row["reward"], paid: row["paid"] as Bool, reexecuted: row["reexecuted"] as Bool,
+                     verifiedBy: row["verified_by"])
     }
 
     // MARK: Verdicts and rounds

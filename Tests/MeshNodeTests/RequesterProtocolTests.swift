@@ -17,6 +17,8 @@ struct RequesterProtocolTests {
     final class Fixture {
         let root: URL
         let ledger: LocalLedger
+        /// The ledger the requester uses (``ledger`` unless the test wrapped it).
+        let requesterLedger: any NodeLedger
         let host: Libp2p.Host
         let server: PresignedServer
         var requester: Requester
@@ -25,8 +27,9 @@ struct RequesterProtocolTests {
         let spec: JobSpec
         let protocolClient = RequestResponse(protocolID: Requester.taskProtocol, maxMessageSize: 8 << 20, timeout: .seconds(60))
 
-        /// `gate` holds back the requester's read of the validation split until it opens.
-        init(rounds: Int = 1, gate: Gate? = nil) async throws {
+        /// `gate` holds back the requester's read of the validation split until it opens; `wrapLedger`
+        /// gives the requester its ledger in place of the plain file.
+        init(rounds: Int = 1, gate: Gate? = nil, wrapLedger: ((LocalLedger) -> any NodeLedger)? = nil) async throws {
             root = FileManager.default.temporaryDirectory.appendingPathComponent("meshfl-requester-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
             ledger = try LocalLedger(path: root.appendingPathComponent("dev.ledger").path)
@@ -45,10 +48,12 @@ struct RequesterProtocolTests {
             let store = try directory.blobStore()
             server = try await PresignedServer.start(store: store, uploads: .buffered, stageUploads: true)
             blobs = store.served(at: URL(string: "http://127.0.0.1:\(server.port)")!)
-            if let gate {
-                let objects = GatedStore(base: blobs, key: JobSubmission.Keys.validation(spec.id), gate: gate)
+            requesterLedger = wrapLedger?(ledger) ?? ledger
+            if gate != nil || wrapLedger != nil {
+                let (served, validationKey) = (blobs, JobSubmission.Keys.validation(spec.id))
+                let objects: any BlobStore = gate.map { GatedStore(base: served, key: validationKey, gate: $0) } ?? served
                 requester = try Requester(host: host, identity: try directory.identity(), directory: directory,
-                                          storage: JobStorage(objects: objects, local: blobs, remote: nil), ledger: ledger,
+                                          storage: JobStorage(objects: objects, local: blobs, remote: nil), ledger: requesterLedger,
                                           account: try await directory.ledgerAccount(on: ledger, funding: 0), pubsub: nil,
                                           logger: Logger(label: "test.requester"))
             } else {
@@ -176,6 +181,96 @@ struct RequesterProtocolTests {
         }
     }
 
+    /// The file ledger, except that the first escrow release waits for a ``Gate`` and then fails (a ledger
+    /// that is slow, then unreachable); later ones go through.
+    struct FlakyReleaseLedger: NodeLedger {
+        let base: LocalLedger
+        let gate: Gate
+        let attempts = Attempts()
+
+        actor Attempts {
+            private(set) var count = 0
+            func next() -> Int { count += 1; return count }
+        }
+
+        func releaseEscrow(job: String, task: String, to: AccountID, amount: Int64, owner: LedgerOperator) async throws -> TransactionReceipt {
+            if await attempts.next() == 1 {
+                await gate.pass()
+                throw LedgerError(.storage, "the ledger is unreachable (test)")
+            }
+            return try await base.releaseEscrow(job: job, task: task, to: to, amount: amount, owner: owner)
+        }
+
+        var treasury: LedgerOperator { base.treasury }
+        func nodeAccount(in directory: NodeDirectory, funding: Int64) async throws -> LedgerOperator {
+            try await base.nodeAccount(in: directory, funding: funding)
+        }
+        func close() async {}
+        func createAccount(publicKey: Ed25519PublicKey, initialBalance: Int64, payer: LedgerOperator) async throws -> AccountID {
+            try await base.createAccount(publicKey: publicKey, initialBalance: initialBalance, payer: payer)
+        }
+        func balance(of account: AccountID) async throws -> Int64 { try await base.balance(of: account) }
+        func transfer(_ amount: Int64, from: LedgerOperator, to: AccountID) async throws -> TransactionReceipt {
+            try await base.transfer(amount, from: from, to: to)
+        }
+        func lockEscrow(job: String, amount: Int64, owner: LedgerOperator) async throws -> TransactionReceipt {
+            try await base.lockEscrow(job: job, amount: amount, owner: owner)
+        }
+        func refundEscrow(job: String, owner: LedgerOperator) async throws -> TransactionReceipt { try await base.refundEscrow(job: job, owner: owner) }
+        func escrow(job: String) async throws -> EscrowState? { try await base.escrow(job: job) }
+        func stake(_ amount: Int64, trainer: LedgerOperator) async throws -> TransactionReceipt { try await base.stake(amount, trainer: trainer) }
+        func unstake(_ amount: Int64, trainer: LedgerOperator) async throws -> TransactionReceipt { try await base.unstake(amount, trainer: trainer) }
+        func slash(_ account: AccountID, amount: Int64, evidenceCID: String, authority: LedgerOperator) async throws -> TransactionReceipt {
+            try await base.slash(account, amount: amount, evidenceCID: evidenceCID, authority: authority)
+        }
+        func stake(of account: AccountID) async throws -> StakeState { try await base.stake(of: account) }
+        func createTopic(memo: String, submitKey: Ed25519PublicKey?, payer: LedgerOperator) async throws -> TopicID {
+            try await base.createTopic(memo: memo, submitKey: submitKey, payer: payer)
+        }
+        func submitMessage(_ message: [UInt8], to topic: TopicID, payer: LedgerOperator, submitKey: Ed25519PrivateKey?) async throws -> [TransactionReceipt] {
+            try await base.submitMessage(message, to: topic, payer: payer, submitKey: submitKey)
+        }
+        func messages(topic: TopicID, from sequenceNumber: Int64, limit: Int) async throws -> [TopicMessage] {
+            try await base.messages(topic: topic, from: sequenceNumber, limit: limit)
+        }
+        func verifyTopic(_ topic: TopicID) async throws -> TopicVerification { try await base.verifyTopic(topic) }
+    }
+
+    /// A trainer's answer does not wait for its payment (on Hedera that is a consensus round trip, and the
+    /// last trainer of a round would start the next one that much later), and a payment the ledger refused
+    /// goes out again by itself; the job's escrow is settled only once everything accepted is paid.
+    @Test(.timeLimit(.minutes(2)))
+    func answerDoesNotWaitForThePaymentAndAFailedOneIsRetried() async throws {
+        let gate = Gate()
+        let fixture = try await Fixture(wrapLedger: { FlakyReleaseLedger(base: $0, gate: gate) })
+        let flaky = try #require(fixture.requesterLedger as? FlakyReleaseLedger)
+        do {
+            let trainer = try await fixture.trainer()
+            let lease = try await fixture.lease(for: trainer)
+            let signed = try await fixture.receipt(for: lease, by: trainer)
+            // The release is held at the gate while the answer comes back.
+            guard case .accepted(let paid) = try await fixture.call(.submit(signed), from: trainer.host) else {
+                Issue.record("an honest result is accepted while the ledger hangs"); await fixture.shutdown(); return
+            }
+            #expect(paid == 100)
+            #expect(await gate.waited, "the payment was under way when the trainer got its answer")
+            #expect(try #require(try await fixture.ledger.escrow(job: fixture.spec.id)).released == 0)
+            await gate.open()
+            var released: Int64 = 0
+            for _ in 0..<200 where released < 100 {
+                released = try #require(try await fixture.ledger.escrow(job: fixture.spec.id)).released
+                if released < 100 { try await Task.sleep(for: .milliseconds(50)) }
+            }
+            #expect(released == 100, "the failed payment went out again")
+            #expect(await flaky.attempts.count >= 2)
+            #expect(try await fixture.ledger.balance(of: trainer.account.account) == 100_000 - 5_000 + 100)
+        } catch {
+            await fixture.shutdown()
+            throw error
+        }
+        await fixture.shutdown()
+    }
+
     /// Runs `body` against a fresh fixture and always shuts it down.
     func withFixture(_ body: (Fixture) async throws -> Void) async throws {
         let fixture = try await Fixture()
@@ -212,6 +307,13 @@ struct RequesterProtocolTests {
             guard case .accepted = try await fixture.call(.submit(signed), from: trainer.host) else {
                 Issue.record("a replay is answered as before"); return
             }
+            // The payment goes out behind the answer: wait for it (bounded), then the replay must not have added one.
+            var released: Int64 = 0
+            for _ in 0..<100 where released < 100 {
+                released = try #require(try await fixture.ledger.escrow(job: fixture.spec.id)).released
+                if released < 100 { try await Task.sleep(for: .milliseconds(50)) }
+            }
+            try await Task.sleep(for: .milliseconds(300))
             let escrow = try #require(try await fixture.ledger.escrow(job: fixture.spec.id))
             #expect(escrow.released == 100, "the replay paid nothing more")
             #expect(try await fixture.ledger.balance(of: trainer.account.account) == 100_000 - 5_000 + 100)
