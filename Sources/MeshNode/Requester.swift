@@ -412,7 +412,7 @@ public actor Requester {
 
     /// Starts paying `update` unless its payment is already under way; a failure is logged and retried by ``maintain(announce:)``.
     func payInBackground(_ update: RequesterStore.UpdateRecord) {
-        let key = "\(update.job)/\(update.round)/\(update.shard)"
+        let key = Self.paymentKey(update)
         guard !paying.contains(key) else { return }
         paying.insert(key)
         Task { [weak self] in
@@ -427,14 +427,19 @@ public actor Requester {
 
     func paid(_ key: String) { paying.remove(key) }
 
+    /// How ``paying`` names an update.
+    static func paymentKey(_ update: RequesterStore.UpdateRecord) -> String { "\(update.job)/\(update.round)/\(update.shard)" }
+
     /// Pays every accepted update of `job` still owed and waits until all are paid (before the escrow's
     /// rest is refunded); payments already under way are waited for, not sent again (bounded: 30 s).
     func payOutstanding(_ job: String) async throws {
         for _ in 0..<600 {
             let owed = try store.unpaidUpdates().filter { $0.job == job }
             if owed.isEmpty { return }
-            for update in owed where !paying.contains("\(update.job)/\(update.round)/\(update.shard)") { try await pay(update) }
-            if try store.unpaidUpdates().contains(where: { $0.job == job }) { try await Task.sleep(for: .milliseconds(50)) }
+            let underWay = owed.contains { paying.contains(Self.paymentKey($0)) }
+            for update in owed where !paying.contains(Self.paymentKey(update)) { try await pay(update) }
+            // What was paid here is marked paid; only payments already under way are worth a pause.
+            if underWay { try await Task.sleep(for: .milliseconds(50)) }
         }
         throw NodeError(.storage, "payments of \(job) are still owed after 30 s; is the ledger reachable? (retried by the maintenance loop)")
     }
