@@ -8,6 +8,8 @@ public import MeshNN
 public import MeshStorage
 import MeshLearning
 import MeshTensor
+import NIOCore
+import NIOPosix
 
 /// The requester role: serves `/meshfl/task/1.0.0`, leases tasks, verifies
 /// results, pays or slashes on the ledger, aggregates rounds and refunds the
@@ -40,7 +42,8 @@ public actor Requester {
     var acceptedBy: [String: Int] = [:]
     var aggregating: Set<String> = []
     /// Claims parked until a task opens (long polling keeps rounds from waiting on trainers' retry timers).
-    var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
+    /// Parked claims, each with the timer that wakes it if nothing changes first.
+    var waiters: [Int: (continuation: CheckedContinuation<Void, Never>, timer: Scheduled<Void>)] = [:]
     var nextWaiter = 0
     /// Per job, the current round's first lease and its slowest reported training (round overhead).
     var roundStarted: [String: Date] = [:]
@@ -286,23 +289,29 @@ public actor Requester {
         let id = nextWaiter
         nextWaiter += 1
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            waiters[id] = continuation
-            Task { [weak self] in
-                try? await Task.sleep(for: timeout)
-                await self?.wake(id)
+            // An event-loop timer, cancelled when the claim wakes early (a sleeping task would arm a
+            // Dispatch timer per claim and live on until the timeout).
+            let timer = MultiThreadedEventLoopGroup.singleton.any().scheduleTask(in: .nanoseconds(Int64(timeout / .nanoseconds(1)))) {
+                _ = Task { [weak self] in await self?.wake(id) }
             }
+            waiters[id] = (continuation, timer)
         }
     }
 
     func wake(_ id: Int) {
-        waiters.removeValue(forKey: id)?.resume()
+        guard let waiter = waiters.removeValue(forKey: id) else { return }
+        waiter.timer.cancel()
+        waiter.continuation.resume()
     }
 
     /// Wakes every parked claim: a task may have opened.
     func notifyWaiters() {
         let parked = waiters
         waiters = [:]
-        for continuation in parked.values { continuation.resume() }
+        for waiter in parked.values {
+            waiter.timer.cancel()
+            waiter.continuation.resume()
+        }
     }
 
     func submit(_ signed: SignedMessage<Receipt>, from peer: PeerID) async throws -> TaskResponse {

@@ -79,18 +79,9 @@ enum BenchSupport {
 
     /// Runs `body`, failing with a message naming `what` if it takes longer than `limit`.
     static func bounded<T: Sendable>(_ limit: Duration, _ what: String, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-        try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask { try await body() }
-            group.addTask {
-                try await Task.sleep(for: limit)
-                return nil
-            }
-            defer { group.cancelAll() }
-            guard let first = try await group.next(), let value = first else {
-                throw BenchError("\(what) did not finish within \(limit)")
-            }
-            return value
-        }
+        // An event-loop timer (Libp2p's withTimeout), not a racing Task.sleep: a Dispatch timer per dial
+        // would add its own thread wake-ups to the time being measured.
+        try await withTimeout(limit, what, body)
     }
 
     /// Polls `condition` every 20 ms for at most `limit`; returns whether it became true.
