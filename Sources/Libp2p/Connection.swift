@@ -49,6 +49,9 @@ public actor Connection {
     private var closedError: Libp2pError?
     private var pings: [UInt32: CheckedContinuation<Void, Never>] = [:]
     private var nextPing: UInt32 = 1
+    /// The keep-alive timer, and the opaque value of its ping still waiting for an answer.
+    private var keepAlive: RepeatedTask?
+    private var keepAlivePing: UInt32?
     private(set) var inboundHandler: (@Sendable (P2PStream) -> Void)?
     private(set) var supportedProtocols: ProtocolList = { [] }
     private(set) var negotiationTimeout: Duration = .seconds(10)
@@ -185,6 +188,7 @@ public actor Connection {
         case .sendWindowOpened(let id):
             wakeWriters(id)
         case .pong(let opaque):
+            if keepAlivePing == opaque { keepAlivePing = nil }
             pings.removeValue(forKey: opaque)?.resume()
         case .goAway(let code):
             logger.debug("remote sent GoAway \(code)")
@@ -333,20 +337,29 @@ public actor Connection {
     }
 
     /// Pings the remote (yamux only) every `interval`; closes the connection if an answer takes longer than `timeout`.
-    nonisolated func startKeepAlive(interval: Duration, timeout: Duration) {
-        guard muxerProtocol == ConnectionUpgrader.yamuxProtocol else { return }  // mplex has no ping frame
-        Task { [weak self] in
-            while true {
-                try? await Task.sleep(for: interval)
-                guard let self, !self.isClosed else { return }
-                do {
-                    _ = try await withTimeout(timeout, "keep-alive ping", onTimeout: {
-                        Task { await self.shutdown(Libp2pError(.timeout, "keep-alive ping unanswered for \(timeout)"), graceful: false) }
-                    }) { try await self.muxerPing() }
-                } catch {
-                    await self.shutdown(error as? Libp2pError ?? Libp2pError(.timeout, "keep-alive failed"), graceful: false)
-                    return
-                }
+    ///
+    /// Timers on the connection's own event loop, cancelled when it closes: no task sleeps per connection
+    /// (a `Task.sleep` arms a Dispatch timer and would outlive the connection by up to `interval`).
+    func startKeepAlive(interval: Duration, timeout: Duration) {
+        guard muxerProtocol == ConnectionUpgrader.yamuxProtocol, closedError == nil, keepAlive == nil else { return }  // mplex has no ping frame
+        let every = Host.timeAmount(interval)
+        keepAlive = tcp.channel.eventLoop.scheduleRepeatedTask(initialDelay: every, delay: every) { [weak self] _ in
+            self?.assumeIsolated { $0.sendKeepAlivePing(timeout: timeout) }
+        }
+    }
+
+    private func sendKeepAlivePing(timeout: Duration) {
+        // One outstanding at a time: its own deadline closes the connection if it stays unanswered.
+        guard closedError == nil, keepAlivePing == nil else { return }
+        let opaque = nextPing
+        nextPing &+= 1
+        guard let frame = muxer.ping(opaque: opaque) else { return }
+        keepAlivePing = opaque
+        _ = send(frame)
+        tcp.channel.eventLoop.scheduleTask(in: Host.timeAmount(timeout)) { [weak self] in
+            self?.assumeIsolated { connection in
+                guard connection.keepAlivePing == opaque else { return }
+                connection.shutdown(Libp2pError(.timeout, "keep-alive ping unanswered for \(timeout)"), graceful: false)
             }
         }
     }
@@ -366,6 +379,8 @@ public actor Connection {
         guard closedError == nil else { return }
         closedError = reason ?? Libp2pError(.closed, "connection closed locally")
         closed.withLock { $0 = true }
+        keepAlive?.cancel()
+        keepAlive = nil
         if let reason, reason.code != .closed {
             logger.info("connection closed: \(reason)")
         } else {

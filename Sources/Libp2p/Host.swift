@@ -304,7 +304,7 @@ public actor Host {
             }
         )
         if let interval = configuration.keepAliveInterval {
-            connection.startKeepAlive(interval: interval, timeout: configuration.keepAliveTimeout)
+            await connection.startKeepAlive(interval: interval, timeout: configuration.keepAliveTimeout)
         }
         if let replaced { await replaced.close() } else { emit(.connected(peer, tcp.remoteAddress)) }
         logger.info("connected to \(peer) (\(direction), \(upgraded.muxerProtocol))")

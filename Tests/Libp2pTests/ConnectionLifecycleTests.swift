@@ -32,6 +32,26 @@ struct ConnectionLifecycleTests {
         await server.shutdown()
     }
 
+    /// A peer that answers keeps its connection through many keep-alive rounds, and a closed connection's
+    /// timer stops (the host shuts down cleanly with no ping left behind).
+    @Test func keepAliveKeepsAnAnsweringPeer() async throws {
+        let fast: @Sendable (inout Host.Configuration) -> Void = {
+            $0.keepAliveInterval = .milliseconds(50)
+            $0.keepAliveTimeout = .milliseconds(500)
+        }
+        let server = try await TestSupport.host(configure: fast)
+        let client = try await TestSupport.host(configure: fast)
+        let peer = try await client.connect(to: await server.fullAddresses[0])
+        let connection = try #require(await client.existingConnection(to: peer))
+        try await Task.sleep(for: .milliseconds(800))  // ~16 pings each way
+        #expect(!connection.isClosed)
+        #expect(await server.connectedPeers.contains(client.peerID))
+        let r = try await TestSupport.echo([7, 8, 9], to: peer, from: client)
+        #expect(r.sent == r.received)
+        await client.shutdown()
+        await server.shutdown()
+    }
+
     @Test func idleConnectionsAreClosedAndFinishedStreamsForgotten() async throws {
         let server = try await TestSupport.host { $0.idleTimeout = .seconds(1) }
         let client = try await TestSupport.host()
