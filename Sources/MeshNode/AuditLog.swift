@@ -1,9 +1,14 @@
 public import Foundation
 public import MeshLedger
 
-/// Writes a job's events to its audit topic: one sorted-key JSON object per
-/// message (`{"evt":"accepted","job":…,"round":…}`), so anyone reading the
+/// Writes a job's events to its audit topic: each event one sorted-key JSON
+/// object (`{"evt":"accepted","job":…,"round":…}`), so anyone reading the
 /// topic — and verifying its running hashes — sees every step of the job.
+///
+/// A message carries one event or several, one per line (JSON Lines: canonical
+/// JSON has no raw newline), packed up to ``messageLimit`` bytes — one HCS
+/// transaction, where one per event cost a signed transaction (and on Hedera a
+/// fee and a consensus round trip) for every lease, acceptance and payment.
 public struct AuditLog: Sendable {
     public let ledger: any Ledger
     public let topic: TopicID
@@ -17,6 +22,38 @@ public struct AuditLog: Sendable {
 
     public func record(_ event: String, _ fields: [String: AuditValue]) async throws {
         try await ledger.submitMessage(Array(try Self.message(event, fields)), to: topic, payer: payer)
+    }
+
+    /// Bytes of one HCS chunk: a message up to this size is one transaction.
+    public static let messageLimit = 1024
+
+    /// Splits `events` (each one line of JSON, in order) into runs that go out as one message each:
+    /// as many consecutive events as fit in ``messageLimit`` bytes joined by newlines; an event
+    /// longer than that alone (the ledger chunks it).
+    public static func pack(_ events: [Data]) -> [Range<Int>] {
+        var runs: [Range<Int>] = []
+        var start = 0
+        var size = 0
+        for (index, event) in events.enumerated() {
+            if index > start, size + 1 + event.count > messageLimit {
+                runs.append(start..<index)
+                start = index
+                size = 0
+            }
+            size += (index > start ? 1 : 0) + event.count
+        }
+        if start < events.count { runs.append(start..<events.count) }
+        return runs
+    }
+
+    /// The message carrying `events` (one line each).
+    public static func join(_ events: some Sequence<Data>) -> Data {
+        Data(events.joined(separator: [0x0A]))
+    }
+
+    /// The events of a message from an audit topic, in order (a message of one event is that event).
+    public static func events(in contents: some Collection<UInt8>) -> [Data] {
+        contents.split(separator: 0x0A, omittingEmptySubsequences: true).map { Data($0) }
     }
 
     /// The message of one event: the fields and `"evt"`, as canonical (sorted-key) JSON.

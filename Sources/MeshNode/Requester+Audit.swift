@@ -50,15 +50,25 @@ extension Requester {
             }
             var sent: [RequesterStore.SentAudit] = []
             var failure: (any Error)?
+            // Consecutive events of one topic share a message (AuditLog.pack): one ledger transaction for several.
+            var messages: [[RequesterStore.PendingAudit]] = []
             for event in batch {
-                if stopped || Task.isCancelled { break }
-                do {
-                    let receipts = try await ledger.submitMessage(Array(event.message), to: try TopicID(parsing: event.topic), payer: account)
-                    sent.append(RequesterStore.SentAudit(id: event.id, topic: event.topic, sequence: receipts.last?.topicSequenceNumber))
-                } catch {
-                    failure = error
-                    logger.warning("audit event not on the ledger yet: \(error); will retry", metadata: ["topic": "\(event.topic)"])
-                    break
+                if let last = messages.last?.last, last.topic == event.topic { messages[messages.count - 1].append(event) } else { messages.append([event]) }
+            }
+            send: for run in messages {
+                for range in AuditLog.pack(run.map(\.message)) {
+                    if stopped || Task.isCancelled { break send }
+                    let events = run[range]
+                    let topic = events.first!.topic
+                    do {
+                        let receipts = try await ledger.submitMessage(Array(AuditLog.join(events.map(\.message))),
+                                                                      to: try TopicID(parsing: topic), payer: account)
+                        sent += events.map { RequesterStore.SentAudit(id: $0.id, topic: topic, sequence: receipts.last?.topicSequenceNumber) }
+                    } catch {
+                        failure = error
+                        logger.warning("audit events not on the ledger yet: \(error); will retry", metadata: ["topic": "\(topic)"])
+                        break send
+                    }
                 }
             }
             do { try store.auditSent(sent) } catch {
@@ -76,15 +86,22 @@ extension Requester {
 
     /// The leading `waiting` events of `topic` (oldest first) that the ledger
     /// already holds — taken just before a crash kept the outbox from hearing
-    /// so — with their sequence numbers.
+    /// so — with their sequence numbers. A message may carry several events
+    /// (``AuditLog/pack(_:)``); they are matched line by line.
     func takenBeforeRestart(_ waiting: [RequesterStore.PendingAudit], topic: String) async throws -> [RequesterStore.SentAudit] {
         guard let first = waiting.first else { return [] }
         let known = try store.lastAuditSequence(topic: topic) ?? 0
         let later = try await ledger.messages(topic: try TopicID(parsing: topic), from: known + 1, limit: 1000)
-        guard let start = later.firstIndex(where: { first.message.elementsEqual($0.contents) }) else { return [] }
-        return zip(waiting, later[start...]).prefix { $0.message.elementsEqual($1.contents) }.map {
-            RequesterStore.SentAudit(id: $0.id, topic: topic, sequence: $1.sequenceNumber)
+        guard let start = later.firstIndex(where: { AuditLog.events(in: $0.contents).first == first.message }) else { return [] }
+        var taken: [RequesterStore.SentAudit] = []
+        var next = waiting[...]
+        for message in later[start...] {
+            let events = AuditLog.events(in: message.contents)
+            guard !events.isEmpty, next.count >= events.count, zip(events, next).allSatisfy({ $0 == $1.message }) else { break }
+            taken += next.prefix(events.count).map { RequesterStore.SentAudit(id: $0.id, topic: topic, sequence: message.sequenceNumber) }
+            next = next.dropFirst(events.count)
         }
+        return taken
     }
 
     /// Waits until every queued event is on the ledger (bounded: `attempts` × 50 ms).

@@ -165,7 +165,9 @@ extension LedgerCommand {
         }
 
         struct Messages: AsyncParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "Print a topic's messages from a sequence number.")
+            static let configuration = CommandConfiguration(
+                abstract: "Print a topic's messages from a sequence number.",
+                discussion: "One line per message: sequence, consensus time, payer and the text. A message of several lines (an audit message carries one event per line) prints each line with the message's columns.")
             @OptionGroup var location: Location
             @Argument var topic: String
             @Option(help: "The first sequence number.") var from: Int64 = 1
@@ -177,7 +179,9 @@ extension LedgerCommand {
                 for m in try await location.withAny({ try await $0.messages(topic: id, from: from, limit: limit) }) {
                     let text = String(validating: m.contents, as: UTF8.self) ?? m.contents.map { String(format: "%02x", $0) }.joined()
                     let chunk = m.chunkInfo.map { "\tchunk \($0.number)/\($0.total)" } ?? ""
-                    print("\(m.sequenceNumber)\t\(m.consensusTimestamp)\t\(m.payer)\(chunk)\t\(text)")
+                    for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+                        print("\(m.sequenceNumber)\t\(m.consensusTimestamp)\t\(m.payer)\(chunk)\t\(line)")
+                    }
                 }
             }
         }

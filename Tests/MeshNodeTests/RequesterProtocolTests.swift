@@ -434,9 +434,10 @@ struct RequesterProtocolTests {
 
     /// Audit events wait in node.sqlite until the ledger has them. An event the
     /// ledger took just before a crash kept the outbox from hearing so is not
-    /// sent again after the restart; the ones behind it are, in order.
-    @Test(.timeLimit(.minutes(2)))
-    func auditOutboxSendsEachEventOnceAcrossARestart() async throws {
+    /// sent again after the restart; the ones behind it are, in order — whether
+    /// the ledger took them one per message or `packed` in one message.
+    @Test(.timeLimit(.minutes(2)), arguments: [false, true])
+    func auditOutboxSendsEachEventOnceAcrossARestart(packed: Bool) async throws {
         let fixture = try await Fixture()
         do {
             let topic = try TopicID(parsing: fixture.spec.auditTopic)
@@ -461,14 +462,15 @@ struct RequesterProtocolTests {
                 // the outbox never heard; the third never left.
                 for event in events { try store.enqueueAudit(topic: fixture.spec.auditTopic, message: event) }
                 let payer = try await fixture.directory.ledgerAccount(on: fixture.ledger, funding: 0)
-                for event in events.prefix(2) { _ = try await fixture.ledger.submitMessage(Array(event), to: topic, payer: payer) }
+                let taken = packed ? [AuditLog.join(events.prefix(2))] : Array(events.prefix(2))
+                for message in taken { _ = try await fixture.ledger.submitMessage(Array(message), to: topic, payer: payer) }
             }
             #expect(try await waitForEmptyOutbox(), "the restarted requester emptied the outbox")
-            let contents = try await fixture.ledger.messages(topic: topic, from: 1, limit: 1000).map(\.contents)
+            let contents = try await fixture.ledger.messages(topic: topic, from: 1, limit: 1000).flatMap { AuditLog.events(in: $0.contents) }
             for event in events {
-                #expect(contents.filter { $0 == Array(event) }.count == 1, "each event is on the ledger once")
+                #expect(contents.filter { $0 == event }.count == 1, "each event is on the ledger once")
             }
-            let positions = events.map { contents.firstIndex(of: Array($0))! }
+            let positions = events.map { contents.firstIndex(of: $0)! }
             #expect(positions == positions.sorted(), "in the order they were recorded")
             #expect(try await fixture.ledger.verifyTopic(topic).isOK)
         } catch {
