@@ -112,19 +112,25 @@ def run(context):
             })
 
         dial = context.run_json([bench, "net-dial", "--count", "50" if quick else "200"], "net-dial swift->swift")
+        # The py figure is a py process dialling a py sink process; ours across processes too, for the ratio.
+        dial_apart = context.run_json([bench, "net-dial", "--count", "50" if quick else "200", "--target", swift_sink.address],
+                                      "net-dial swift->swift sink process")
         py_dial = context.run_json([context.python, PEER, "dial", "--target", py_sink.address,
                                     "--count", "20" if quick else "50"], "dial py->py")
         results.append({
             "name": "libp2p_dial_to_first_stream_p50",
             "description": "Swift -> Swift on 127.0.0.1: TCP connect, multistream, Noise XX, yamux, then one "
                            f"negotiated stream echoing one byte; new connection each time, {dial['dials']} dials; "
-                           f"p90 {dial['p90_ms']:.2f} ms; peer: the same by py-libp2p -> py-libp2p",
+                           f"p90 {dial['p90_ms']:.2f} ms; both hosts in one process (sharing its event loops); "
+                           f"meshfl_other_process: the listener in a second process (p90 {dial_apart['p90_ms']:.2f} ms), "
+                           "as the peer is measured: py-libp2p -> py-libp2p sink process; ratio = peer / other-process",
             "unit": "ms",
             "meshfl": round(dial["p50_ms"], 3),
             "meshfl_p90": round(dial["p90_ms"], 3),
+            "meshfl_other_process": round(dial_apart["p50_ms"], 3),
             "peer": "py-libp2p 0.8.1 -> py-libp2p 0.8.1",
             "peer_value": round(py_dial["p50_ms"], 3),
-            "ratio": round(py_dial["p50_ms"] / dial["p50_ms"], 3),
+            "ratio": round(py_dial["p50_ms"] / dial_apart["p50_ms"], 3),
             "target": "<= 2 ms",
         })
 

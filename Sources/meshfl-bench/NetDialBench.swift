@@ -15,19 +15,32 @@ struct NetDialBench: AsyncParsableCommand {
     @Option(help: "Measured dials.") var count: Int = 200
     @Option(help: "Unmeasured dials first.") var warmup: Int = 20
     @Flag(help: "Do not run identify on new connections (to see what it costs the first stream).") var noIdentify = false
+    @Option(help: ArgumentHelp(
+        "Full multiaddr of an echo server in another process (meshfl-bench net-sink); default: a host in this process.",
+        discussion: "In one process both hosts share its event loops, so the listener's accept and handshake steps queue behind the dialler's; across two processes each side has its own, as between two machines.")) var target: String?
 
     func validate() throws {
         guard count > 0, warmup >= 0 else { throw ValidationError("--count must be positive and --warmup not negative") }
+        if let target, (try? Multiaddr(target))?.peerID == nil {
+            throw ValidationError("--target \(target) is not a multiaddr ending in /p2p/<peer id>")
+        }
     }
 
     func run() async throws {
         var configuration = Libp2p.Host.Configuration()
         configuration.identifyOnConnect = !noIdentify
-        let server = try await BenchSupport.host(configuration: configuration)
         let client = try await BenchSupport.host(configuration: configuration)
-        await server.setHandler(BenchSupport.echoProtocol) { await BenchSupport.serveEcho($0) }
-        let address = await server.fullAddresses[0]
-        let peer = server.peerID
+        var server: Libp2p.Host?
+        let address: Multiaddr
+        if let target {
+            address = try Multiaddr(target)
+        } else {
+            let local = try await BenchSupport.host(configuration: configuration)
+            await local.setHandler(BenchSupport.echoProtocol) { await BenchSupport.serveEcho($0) }
+            address = await local.fullAddresses[0]
+            server = local
+        }
+        guard let peer = address.peerID else { throw BenchError("\(address) names no peer") }
         var samples: [Double] = []
         var phases: [[Double]] = [[], [], []]
         var cpu: [Double] = []
@@ -55,19 +68,21 @@ struct NetDialBench: AsyncParsableCommand {
             }
             await stream.connection.close()
             // The next dial must be a new connection: wait until both sides dropped this one.
+            // A server in another process cannot be asked: it gets 20 ms to see the FIN (below).
             let gone = await BenchSupport.eventually(.seconds(5)) {
                 let clientSide = await client.existingConnection(to: peer)
-                let serverSide = await server.existingConnection(to: client.peerID)
+                let serverSide = await server?.existingConnection(to: client.peerID)
                 return clientSide == nil && serverSide == nil
             }
             guard gone else { throw BenchError("connection \(attempt + 1) was not dropped within 5 s") }
+            if server == nil { try await Task.sleep(for: .milliseconds(20)) }
         }
         await client.shutdown()
-        await server.shutdown()
+        await server?.shutdown()
         try BenchSupport.printJSON([
             "dials": count, "p50_ms": BenchSupport.percentile(samples, 0.5), "p90_ms": BenchSupport.percentile(samples, 0.9),
             "p99_ms": BenchSupport.percentile(samples, 0.99), "mean_ms": BenchSupport.mean(samples),
-            "min_ms": samples.min() ?? 0, "identify_on_connect": !noIdentify,
+            "min_ms": samples.min() ?? 0, "identify_on_connect": !noIdentify, "server": target == nil ? "same process" : "other process",
             "connect_p50_ms": BenchSupport.percentile(phases[0], 0.5),
             "negotiate_p50_ms": BenchSupport.percentile(phases[1], 0.5),
             "echo_p50_ms": BenchSupport.percentile(phases[2], 0.5),
