@@ -134,7 +134,8 @@ struct DemoCommand: AsyncParsableCommand {
         let topic = try TopicID(parsing: job.auditTopic)
         let verification = try await ledger.verifyTopic(topic)
         let messages = try await ledger.messages(topic: topic, from: 1, limit: 100_000)
-        say("audit topic \(topic): \(messages.count) messages, running hashes \(verification.isOK ? "verified" : "BROKEN: \(verification)")")
+        let events = messages.reduce(0) { $0 + AuditLog.events(in: $1.contents).count }
+        say("audit topic \(topic): \(events) events in \(messages.count) messages, running hashes \(verification.isOK ? "verified" : "BROKEN: \(verification)")")
 
         let directory = try NodeDirectory(requesterDir)
         let sealed = try await directory.blobStore().get(key: JobSubmission.Keys.sealedFinal(job.id))
