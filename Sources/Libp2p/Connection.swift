@@ -83,9 +83,11 @@ public actor Connection {
     }
 
     /// Starts reading; `onStream` receives the streams the remote opens once their protocol (one of
-    /// `protocols()`) is negotiated, `onClose` the reason the connection ended.
-    func start(protocols: @escaping ProtocolList, negotiationTimeout: Duration,
+    /// `protocols()`) is negotiated, `onClose` the reason the connection ended. With `keepAlive`, a yamux
+    /// ping goes out every `interval` (see ``startKeepAlive(interval:timeout:)``).
+    func start(protocols: @escaping ProtocolList, negotiationTimeout: Duration, keepAlive: (interval: Duration, timeout: Duration)? = nil,
                onStream: @escaping @Sendable (P2PStream) -> Void, onClose: @escaping @Sendable (Libp2pError?) -> Void) {
+        if let keepAlive { startKeepAlive(interval: keepAlive.interval, timeout: keepAlive.timeout) }
         supportedProtocols = protocols
         self.negotiationTimeout = negotiationTimeout
         inboundHandler = onStream
@@ -266,7 +268,9 @@ public actor Connection {
         streams[id] = s
     }
 
-    func write(_ id: MuxedStreamID, _ data: ByteBuffer) async throws {
+    /// Sends `data` on stream `id`; with `thenClose`, the FIN follows in the same Noise frame and socket
+    /// write as the last bytes (a response and its end cost one frame, not two).
+    func write(_ id: MuxedStreamID, _ data: ByteBuffer, thenClose: Bool = false) async throws {
         var data = data
         var last: EventLoopFuture<Void>?
         while data.readableBytes > 0 {
@@ -281,6 +285,10 @@ public actor Connection {
             }
             last = send(muxer.send(id, &data)) ?? last
             lastActivity = .now()
+        }
+        if thenClose {
+            // Queued before the outbox is flushed, so it leaves with the data.
+            closeWrite(id)
         }
         // Waiting for the socket write gives backpressure to fast writers (and to mplex, which has no windows).
         try await last?.get()

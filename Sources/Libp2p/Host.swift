@@ -294,19 +294,20 @@ public actor Host {
         inboundSlots.setOpen(connections.count)
         peerstore.setPublicKey(upgraded.remoteKey, for: peer)
         if direction == .outbound, let addr = tcp.remoteAddress { peerstore.addAddresses([addr], for: peer) }
+        // Announced before the first await: a close that races the start below is then always reported after it
+        // (the close handler's `connectionClosed` may run on this actor while `start` is awaited).
+        if replaced == nil { emit(.connected(peer, tcp.remoteAddress)) }
         await connection.start(
             protocols: { [weak self] in self?.protocols ?? [] },
             negotiationTimeout: configuration.negotiationTimeout,
+            keepAlive: configuration.keepAliveInterval.map { (interval: $0, timeout: configuration.keepAliveTimeout) },
             onStream: { [weak self] stream in self?.dispatch(stream) },
             onClose: { [weak self] _ in
                 guard let self else { return }
                 Task { await self.connectionClosed(connection) }
             }
         )
-        if let interval = configuration.keepAliveInterval {
-            await connection.startKeepAlive(interval: interval, timeout: configuration.keepAliveTimeout)
-        }
-        if let replaced { await replaced.close() } else { emit(.connected(peer, tcp.remoteAddress)) }
+        if let replaced { await replaced.close() }
         logger.info("connected to \(peer) (\(direction), \(upgraded.muxerProtocol))")
         if configuration.identifyOnConnect {
             Task { await self.identifyOnConnect(peer, over: connection) }

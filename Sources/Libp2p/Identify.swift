@@ -102,8 +102,7 @@ extension Host {
 
     func serveIdentify(_ stream: P2PStream) async {
         let message = identifyMessage(observed: stream.connection.remoteAddress)
-        try? await stream.writeLengthPrefixed(message.protobufBytes)
-        await stream.closeWrite()
+        try? await stream.writeLengthPrefixedAndClose(message.protobufBytes)
     }
 
     func receiveIdentifyPush(_ stream: P2PStream) async {
@@ -174,8 +173,7 @@ extension Host {
         for peer in peers {
             Task {
                 guard let stream = try? await self.newStream(to: peer, protocols: [Identify.pushProtocolID]) else { return }
-                try? await stream.writeLengthPrefixed(message)
-                await stream.closeWrite()
+                try? await stream.writeLengthPrefixedAndClose(message)
             }
         }
     }

@@ -36,6 +36,13 @@ public struct P2PStream: Sendable {
         try await connection.write(id, ByteBuffer(bytes: bytes))
     }
 
+    /// Sends `buffer`, then half-closes: the end of our side leaves in the same frame as the last bytes
+    /// (one Noise frame and one socket write for a whole request or response, where
+    /// `write` + `closeWrite` cost two).
+    public func writeAndClose(_ buffer: ByteBuffer) async throws {
+        try await connection.write(id, buffer, thenClose: true)
+    }
+
     /// Half-closes: we send no more, but can still read.
     public func closeWrite() async {
         await connection.closeWrite(id)
@@ -117,9 +124,18 @@ public struct P2PStream: Sendable {
 
     /// Writes one uvarint-length-prefixed message.
     public func writeLengthPrefixed(_ message: [UInt8]) async throws {
+        try await write(Self.lengthPrefixed(message))
+    }
+
+    /// Sends one uvarint-length-prefixed message and half-closes, in one frame (see ``writeAndClose(_:)``).
+    public func writeLengthPrefixedAndClose(_ message: [UInt8]) async throws {
+        try await writeAndClose(Self.lengthPrefixed(message))
+    }
+
+    private static func lengthPrefixed(_ message: [UInt8]) -> ByteBuffer {
         var buffer = ByteBuffer()
         UVarint.write(UInt64(message.count), into: &buffer)
         buffer.writeBytes(message)
-        try await write(buffer)
+        return buffer
     }
 }

@@ -32,8 +32,7 @@ public struct RequestResponse: Sendable {
         let stream = try await host.newStream(to: peer, protocols: [protocolID])
         do {
             return try await withTimeout(timeout, "request on \(protocolID)", onTimeout: { Task { await stream.reset() } }) {
-                try await stream.writeLengthPrefixed(payload)
-                await stream.closeWrite()
+                try await stream.writeLengthPrefixedAndClose(payload)
                 guard let response = try await stream.readLengthPrefixed(maxLength: limit) else {
                     throw Libp2pError(.closed, "\(peer) closed the stream without a response")
                 }
@@ -59,8 +58,7 @@ public struct RequestResponse: Sendable {
                     guard response.count <= limit else {
                         throw Libp2pError(.messageTooLarge, "response of \(response.count) bytes exceeds \(limit)")
                     }
-                    try await stream.writeLengthPrefixed(response)
-                    await stream.closeWrite()
+                    try await stream.writeLengthPrefixedAndClose(response)
                 }
             } catch {
                 await stream.reset()

@@ -115,8 +115,7 @@ public actor BlockExchange {
             return
         }
         guard let manifest = manifest(for: open.root) else {
-            try? await stream.write(BlockExchangeMessage.notFound.framed())
-            await stream.closeWrite()
+            try? await stream.writeAndClose(BlockExchangeMessage.notFound.framed())
             return
         }
         let writer = BlockExchangeWriter(stream: stream, store: store, limiter: limiter) { [weak self] bytes in

@@ -100,4 +100,60 @@ struct ConnectionNegotiationTests {
         tcp.close()
         await server.shutdown()
     }
+
+    /// `writeAndClose` sends a response and the end of the stream in one Noise frame (one seal, one socket
+    /// write), where `write` then `closeWrite` cost two. Seen from a raw client that decrypts frame by frame.
+    @Test func aResponseAndItsEndLeaveInOneNoiseFrame() async throws {
+        let server = try await TestSupport.host { $0.identifyOnConnect = false }
+        let proto = "/meshfl/test/one-frame/1.0.0"
+        let response = ByteBuffer(bytes: Array(repeating: 0x5A, count: 300))
+        await server.setHandler(proto) { stream in try? await stream.writeAndClose(response) }
+        let tcp = try await TCPTransport().dial(await server.listenAddresses[0], timeout: .seconds(2))
+        let upgraded = try await ConnectionUpgrader(identity: .generate(), muxers: [ConnectionUpgrader.yamuxProtocol])
+            .upgrade(tcp, isDialer: true, expectedPeer: server.peerID)
+        // Open stream 1 and propose the protocol, as a dialler does.
+        var plain = ByteBuffer()
+        YamuxFrame(type: .windowUpdate, flags: .syn, streamID: 1, length: 0).write(into: &plain)
+        var proposal = ByteBuffer()
+        MultistreamStateMachine.writeMessage(MultistreamStateMachine.protocolID, into: &proposal)
+        MultistreamStateMachine.writeMessage(proto, into: &proposal)
+        YamuxFrame(type: .data, flags: [], streamID: 1, length: UInt32(proposal.readableBytes)).write(into: &plain)
+        plain.writeBuffer(&proposal)
+        var writer = upgraded.writer
+        try await tcp.write(try writer.seal(plain)).get()
+
+        // Decrypt frame by frame until the stream's FIN; remember which frame carried what.
+        var reader = upgraded.reader
+        var raw = upgraded.reader.raw
+        var payloadFrame: Int?
+        var finFrame: Int?
+        var payload = 0
+        var frameIndex = 0
+        var buffered = upgraded.leftover
+        while finFrame == nil, frameIndex < 20 {
+            while raw.readableBytes < 2 || raw.readableBytes < 2 + Int(raw.getInteger(at: raw.readerIndex, as: UInt16.self)!) {
+                guard var more = try await tcp.read() else { Issue.record("server closed before the FIN"); return }
+                raw.writeBuffer(&more)
+            }
+            let length = Int(raw.getInteger(at: raw.readerIndex, as: UInt16.self)!)
+            reader.raw = raw.readSlice(length: 2 + length)!
+            var frame = try reader.decryptAvailable()
+            buffered.writeBuffer(&frame)
+            frameIndex += 1
+            while let header = try YamuxFrame.peek(buffered), header.type != .data || buffered.readableBytes >= YamuxFrame.headerLength + Int(header.length) {
+                buffered.moveReaderIndex(forwardBy: YamuxFrame.headerLength)
+                if header.type == .data { buffered.moveReaderIndex(forwardBy: Int(header.length)) }
+                guard header.streamID == 1 else { continue }
+                if header.type == .data, header.length > 0 {
+                    payload += Int(header.length)
+                    if payload >= response.readableBytes { payloadFrame = payloadFrame ?? frameIndex }
+                }
+                if header.flags.contains(.fin) { finFrame = frameIndex }
+            }
+        }
+        #expect(payloadFrame != nil && finFrame != nil, "the response and the FIN arrived")
+        #expect(payloadFrame == finFrame, "the last bytes and the FIN came in the same Noise frame")
+        tcp.close()
+        await server.shutdown()
+    }
 }
