@@ -14,6 +14,21 @@ extension Connection {
         return stream
     }
 
+    /// Opens a stream proposing `protocolID` and returns it at once, as go-libp2p does for a single
+    /// protocol: the proposal leaves with the stream's first bytes (a request and its FIN, with
+    /// ``P2PStream/writeAndClose(_:)``, make one frame) and the answer is checked when it arrives,
+    /// before the reader sees anything. A refusal fails the stream's next read (and later writes)
+    /// with ``Libp2pError/Code/protocolNegotiationFailed``; no answer within `timeout`, with
+    /// ``Libp2pError/Code/timeout``.
+    func openStream(proposing protocolID: String, timeout: Duration) async throws -> P2PStream {
+        var stream = try openRawStream()
+        var machine = MultistreamStateMachine(dialerProposing: [protocolID])
+        try await queue(stream.id, machine.start())
+        awaitSelection(stream.id, machine, timeout: timeout)
+        stream.protocolID = protocolID
+        return stream
+    }
+
     /// Negotiates the protocol of a stream the remote opened, then hands it to the inbound handler.
     func acceptStream(_ id: MuxedStreamID) async {
         let machine = MultistreamStateMachine(listenerSupporting: supportedProtocols())

@@ -23,6 +23,16 @@ public actor Connection {
         var failure: Libp2pError?
         var readers: [CheckedContinuation<Void, Never>] = []
         var writers: [CheckedContinuation<Void, Never>] = []
+        /// A protocol proposed without waiting for the answer (``Connection/openStream(proposing:timeout:)``):
+        /// the answer is read off the front of `inbound` before the stream's reader sees any of it.
+        var unconfirmed: UnconfirmedSelection?
+    }
+
+    /// A protocol proposed without waiting, still waiting for the remote's answer.
+    struct UnconfirmedSelection {
+        var machine: MultistreamStateMachine
+        /// Fails the stream if the answer takes longer than the negotiation timeout.
+        var timer: Scheduled<Void>
     }
 
     /// The remote peer's verified id.
@@ -172,6 +182,7 @@ public actor Connection {
         case .data(let id, var box):
             guard streams[id] != nil else { return }
             streams[id]!.inbound.append(adopting: &box.buffer)
+            if streams[id]!.unconfirmed != nil { confirmSelection(id) }
             wakeReaders(id)
         case .remoteClosedWrite(let id):
             guard var s = streams[id] else { return }
@@ -226,6 +237,44 @@ public actor Connection {
         for c in waiting { c.resume() }
     }
 
+    /// Watches for the answer to a protocol proposed on stream `id` without waiting (`machine` has sent it).
+    func awaitSelection(_ id: MuxedStreamID, _ machine: MultistreamStateMachine, timeout: Duration) {
+        guard streams[id] != nil else { return }
+        let timer = tcp.channel.eventLoop.scheduleTask(in: Host.timeAmount(timeout)) { [self] in
+            self.assumeIsolated { $0.refuseSelection(id, Libp2pError(.timeout, "protocol negotiation timed out after \(timeout)")) }
+        }
+        streams[id]!.unconfirmed = UnconfirmedSelection(machine: machine, timer: timer)
+        confirmSelection(id)
+    }
+
+    /// Reads the answer to a protocol proposed without waiting off the front of the stream's buffer, once it is all there.
+    private func confirmSelection(_ id: MuxedStreamID) {
+        guard var s = streams[id], var pending = s.unconfirmed else { return }
+        do throws(Libp2pError) {
+            let action = try pending.machine.receive(&s.inbound)
+            s.unconfirmed = action.selected == nil ? pending : nil
+            streams[id] = s
+            if action.selected != nil { pending.timer.cancel() }
+        } catch {
+            refuseSelection(id, error)
+        }
+    }
+
+    /// Fails a stream whose protocol was refused (or not answered) and resets it; its reads and writes
+    /// throw `error` from now on.
+    private func refuseSelection(_ id: MuxedStreamID, _ error: Libp2pError) {
+        guard var s = streams[id], let pending = s.unconfirmed else { return }
+        pending.timer.cancel()
+        s.unconfirmed = nil
+        s.inbound = ByteBuffer()
+        s.failure = error
+        s.reset = true  // on the wire; the entry stays so that reads and writes throw `error`
+        streams[id] = s
+        _ = send(muxer.reset(id))
+        wakeReaders(id)
+        wakeWriters(id)
+    }
+
     /// Opens a raw muxed stream (no protocol negotiated yet).
     func openRawStream() throws -> P2PStream {
         if let closedError { throw closedError }
@@ -243,6 +292,14 @@ public actor Connection {
                 throw Libp2pError(.closed, "stream \(id) is closed")
             }
             if let failure = s.failure { throw failure }
+            if s.unconfirmed != nil {
+                // The remote has not answered the proposal yet; what it sent so far is the answer's start.
+                if s.reset || s.remoteClosed || closedError != nil {
+                    throw Libp2pError(.protocolNegotiationFailed, "stream \(id) closed during protocol negotiation")
+                }
+                await withCheckedContinuation { streams[id]!.readers.append($0) }
+                continue
+            }
             if s.inbound.readableBytes > 0 {
                 let out = s.inbound
                 s.inbound = ByteBuffer()

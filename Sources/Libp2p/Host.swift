@@ -366,6 +366,14 @@ public actor Host {
         return try await connection.openStream(negotiating: protocols, timeout: configuration.negotiationTimeout)
     }
 
+    /// Opens a stream to `peer` proposing `protocolID` without waiting for the answer
+    /// (see ``Connection/openStream(proposing:timeout:)``): for request/response protocols, whose
+    /// first read is the answer's check.
+    func newStream(to peer: PeerID, proposing protocolID: String) async throws -> P2PStream {
+        let connection = try await connection(to: peer)
+        return try await connection.openStream(proposing: protocolID, timeout: configuration.negotiationTimeout)
+    }
+
     /// Connects to `address` if needed and opens a stream.
     public nonisolated func newStream(to address: Multiaddr, protocols: [String]) async throws -> P2PStream {
         let peer = try await connect(to: address)

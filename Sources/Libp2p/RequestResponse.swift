@@ -29,7 +29,9 @@ public struct RequestResponse: Sendable {
             throw Libp2pError(.messageTooLarge, "request of \(payload.count) bytes exceeds \(maxMessageSize)")
         }
         let limit = maxMessageSize
-        let stream = try await host.newStream(to: peer, protocols: [protocolID])
+        // The request goes out without waiting for the protocol's answer (one round trip less); a refusal
+        // surfaces on the read below, as protocolNegotiationFailed.
+        let stream = try await host.newStream(to: peer, proposing: protocolID)
         do {
             return try await withTimeout(timeout, "request on \(protocolID)", onTimeout: { Task { await stream.reset() } }) {
                 try await stream.writeLengthPrefixedAndClose(payload)

@@ -156,4 +156,58 @@ struct ConnectionNegotiationTests {
         tcp.close()
         await server.shutdown()
     }
+
+    /// A request does not wait for the protocol's answer: its stream's SYN, the proposal, the request and
+    /// its FIN all reach a raw listener that never answers anything — one flight, where waiting for the
+    /// answer cost a round trip more (a WAN round trip per claim and per receipt).
+    @Test func aRequestDoesNotWaitForTheProtocolsAnswer() async throws {
+        let serverKey = PrivateKey.generate()
+        let (frames, sink) = AsyncStream<[YamuxFrame]>.makeStream()
+        let listener = try await TCPTransport().listen(on: Multiaddr("/ip4/127.0.0.1/tcp/0")) { tcp in
+            Task {
+                defer { sink.finish() }
+                guard let upgraded = try? await ConnectionUpgrader(identity: serverKey, muxers: [ConnectionUpgrader.yamuxProtocol])
+                    .upgrade(tcp, isDialer: false, expectedPeer: nil) else { return }
+        var reader = upgraded.reader
+                var raw = upgraded.reader.raw
+                for _ in 0..<20 {
+                    while raw.readableBytes < 2 || raw.readableBytes < 2 + Int(raw.getInteger(at: raw.readerIndex, as: UInt16.self)!) {
+                        guard var more = try? await tcp.read() else { return }
+                        raw.writeBuffer(&more)
+                    }
+                    let length = Int(raw.getInteger(at: raw.readerIndex, as: UInt16.self)!)
+                    reader.raw = raw.readSlice(length: 2 + length)!
+                    guard var plain = try? reader.decryptAvailable() else { return }
+                    var headers: [YamuxFrame] = []
+                    while let header = try? YamuxFrame.peek(plain) {
+                        headers.append(header)
+                        plain.moveReaderIndex(forwardBy: YamuxFrame.headerLength + (header.type == .data ? Int(header.length) : 0))
+                    }
+                    sink.yield(headers)
+                }
+            }
+        }
+        let client = try await TestSupport.host {
+            $0.identifyOnConnect = false
+            $0.keepAliveInterval = nil
+        }
+        let peer = try await client.connect(to: Multiaddr("\(listener.address)/p2p/\(serverKey.peerID)"))
+        let rr = RequestResponse(protocolID: "/meshfl/test/one-flight/1.0.0", maxMessageSize: 100, timeout: .milliseconds(500))
+        await #expect { _ = try await rr.request(peer, payload: [7, 7, 7], on: client) } throws: { ($0 as? Libp2pError)?.code == .timeout }
+        // Everything the stream sent, in order, until its FIN (the listener wrote nothing after the handshake).
+        var stream: [YamuxFrame] = []
+        var id: UInt32?
+        for await headers in frames {
+            if id == nil { id = headers.first { $0.flags.contains(.syn) }?.streamID }
+            guard let id else { continue }
+            stream += headers.filter { $0.streamID == id }
+            if stream.contains(where: { $0.flags.contains(.fin) || $0.flags.contains(.rst) }) { break }
+        }
+        #expect(id != nil, "the stream was opened")
+        let data = stream.filter { $0.type == .data }.map { Int($0.length) }.reduce(0, +)
+        #expect(data == 20 + 31 + 4, "multistream header, proposal and the 3-byte request: \(data) bytes")
+        #expect(stream.contains { $0.flags.contains(.fin) }, "and the request's end")
+        await client.shutdown()
+        await listener.close()
+    }
 }

@@ -105,6 +105,26 @@ struct HostTests {
         await server.shutdown()
     }
 
+    /// A request proposes its protocol without waiting for the answer: a refusal still fails the request
+    /// with `protocolNegotiationFailed` (on the read of the answer), and the connection keeps serving.
+    @Test func requestToAProtocolThePeerDoesNotServeIsRefused() async throws {
+        let server = try await TestSupport.host()
+        let client = try await TestSupport.host()
+        let served = RequestResponse(protocolID: "/meshfl/test/rr-served/1.0.0", maxMessageSize: 100, timeout: .seconds(5))
+        await served.serve(on: server) { request, _ in request + [9] }
+        let peer = try await client.connect(to: await server.fullAddresses[0])
+        let unserved = RequestResponse(protocolID: "/meshfl/test/rr-nobody/1.0.0", maxMessageSize: 100, timeout: .seconds(5))
+        for _ in 0..<3 {
+            await #expect { try await unserved.request(peer, payload: [1, 2], on: client) } throws: {
+                ($0 as? Libp2pError)?.code == .protocolNegotiationFailed
+            }
+            #expect(try await served.request(peer, payload: [1, 2], on: client) == [1, 2, 9])
+        }
+        #expect(await client.connectedPeers == [server.peerID])
+        await client.shutdown()
+        await server.shutdown()
+    }
+
     @Test func requestResponseWithSizeLimit() async throws {
         let server = try await TestSupport.host()
         let client = try await TestSupport.host()
