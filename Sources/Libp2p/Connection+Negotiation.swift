@@ -15,9 +15,9 @@ extension Connection {
     }
 
     /// Opens a stream proposing `protocolID` and returns it at once, as go-libp2p does for a single
-    /// protocol: the proposal leaves with the stream's first bytes (a request and its FIN, with
-    /// ``P2PStream/writeAndClose(_:)``, make one frame) and the answer is checked when it arrives,
-    /// before the reader sees anything. A refusal fails the stream's next read (and later writes)
+    /// protocol: the caller's first bytes follow the proposal without waiting for the answer (in the
+    /// next Noise frame: the proposal is flushed before they reach the connection), and the answer is
+    /// checked when it arrives, before the reader sees anything. A refusal fails the stream's next read (and later writes)
     /// with ``Libp2pError/Code/protocolNegotiationFailed``; no answer within `timeout`, with
     /// ``Libp2pError/Code/timeout``.
     func openStream(proposing protocolID: String, timeout: Duration) async throws -> P2PStream {

@@ -369,7 +369,7 @@ public actor Host {
     /// Opens a stream to `peer` proposing `protocolID` without waiting for the answer
     /// (see ``Connection/openStream(proposing:timeout:)``): for request/response protocols, whose
     /// first read is the answer's check.
-    func newStream(to peer: PeerID, proposing protocolID: String) async throws -> P2PStream {
+    nonisolated func newStream(to peer: PeerID, proposing protocolID: String) async throws -> P2PStream {
         let connection = try await connection(to: peer)
         return try await connection.openStream(proposing: protocolID, timeout: configuration.negotiationTimeout)
     }
