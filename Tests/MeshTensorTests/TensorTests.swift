@@ -112,6 +112,27 @@ struct TensorTests {
         }
     }
 
+    /// A narrow product above OpenBLAS's small-matrix limit goes in pieces
+    /// (rows of C when it is tall, columns when it is wide, the last piece
+    /// ragged) and still computes `op(a) · op(b)` for every transpose.
+    @Test("narrow matmul in pieces with every transpose", arguments: [(false, false), (true, false), (false, true), (true, true)])
+    func narrowMatmulInPieces(_ transposes: (Bool, Bool)) {
+        let (ta, tb) = transposes
+        var g = SeededGenerator(seed: 7)
+        // 1,000 × 10 × 300 = 3·10⁶ multiply-adds: pieces of 320, the fourth 40 wide.
+        for (m, n, k) in [(1000, 10, 300), (10, 1000, 300)] {
+            #expect(m * n * k > BLAS.smallProductLimit)
+            let a = Tensor(shape: ta ? [k, m] : [m, k]) { _ in g.nextNormal() }
+            let b = Tensor(shape: tb ? [n, k] : [k, n]) { _ in g.nextNormal() }
+            var expected = Self.naiveMatmul(a, b, ta, tb)
+            expected.scale(by: 0.5)
+            expected.add(Tensor(repeating: 2, shape: [m, n]))
+            var c = Tensor(repeating: 4, shape: [m, n])
+            Tensor.gemm(a, b, into: &c, transposeA: ta, transposeB: tb, alpha: 0.5, beta: 0.5)
+            #expect(c.isClose(to: expected, absolute: 1e-4, relative: 1e-4), "\(m)x\(n)x\(k)")
+        }
+    }
+
     @Test func blasThreadsAreSettable() {
         let before = BLAS.threads
         BLAS.setThreads(1)
