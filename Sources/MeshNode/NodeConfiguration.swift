@@ -24,12 +24,14 @@ public struct NodeConfiguration: Codable, Sendable, Equatable {
     public var logLevel: String?
     /// `text` or `json`.
     public var logFormat: String?
+    /// Scheduling priority, 0 (normal) to 19 (lowest); see ``ProcessPriority``.
+    public var nice: Int?
 
     /// No settings.
     public init() {}
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case role, dataDir, listen, bootstrap, ledger, storage, cores, stake, metrics, logLevel, logFormat
+        case role, dataDir, listen, bootstrap, ledger, storage, cores, stake, metrics, logLevel, logFormat, nice
     }
 
     /// The environment variable of each setting (`MESHFL_DATA_DIR` is also the
@@ -37,7 +39,7 @@ public struct NodeConfiguration: Codable, Sendable, Equatable {
     public static let environmentNames: [(variable: String, key: String)] = [
         ("MESHFL_ROLE", "role"), ("MESHFL_DATA_DIR", "dataDir"), ("MESHFL_LISTEN", "listen"), ("MESHFL_BOOTSTRAP", "bootstrap"),
         ("MESHFL_LEDGER", "ledger"), ("MESHFL_STORAGE", "storage"), ("MESHFL_CORES", "cores"), ("MESHFL_STAKE", "stake"),
-        ("MESHFL_METRICS", "metrics"), ("MESHFL_LOG_LEVEL", "logLevel"), ("MESHFL_LOG_FORMAT", "logFormat"),
+        ("MESHFL_METRICS", "metrics"), ("MESHFL_LOG_LEVEL", "logLevel"), ("MESHFL_LOG_FORMAT", "logFormat"), ("MESHFL_NICE", "nice"),
     ]
 
     /// Reads a config file. Unknown keys are an error (a misspelt setting
@@ -109,6 +111,7 @@ public struct NodeConfiguration: Codable, Sendable, Equatable {
         configuration.metrics = value("MESHFL_METRICS")
         configuration.logLevel = value("MESHFL_LOG_LEVEL")
         configuration.logFormat = value("MESHFL_LOG_FORMAT")
+        configuration.nice = try number("MESHFL_NICE", Int.self)
         return configuration
     }
 
@@ -126,6 +129,7 @@ public struct NodeConfiguration: Codable, Sendable, Equatable {
         merged.metrics = other.metrics ?? metrics
         merged.logLevel = other.logLevel ?? logLevel
         merged.logFormat = other.logFormat ?? logFormat
+        merged.nice = other.nice ?? nice
         return merged
     }
 

@@ -40,11 +40,14 @@ public struct NodeOptions: Sendable {
     public var validatorLimits = Validator.Limits()
     /// Requesters: where job objects live (`--storage`; see ``JobStorage``).
     public var storage: StorageSetting = .local(directory: nil)
+    /// The process's nice value (`--nice`; see ``ProcessPriority``): 19 for a trainer, else 0.
+    public var nice: Int
 
     public init(role: NodeRole, dataDirectory: String, ledger: LedgerLocation) {
         self.role = role
         self.dataDirectory = dataDirectory
         self.ledger = ledger
+        self.nice = role == .trainer ? 19 : 0
     }
 
     /// Options on the local ledger file at `ledgerPath`.
@@ -60,6 +63,10 @@ public enum NodeRunner {
     /// addresses (`meshfl node` prints the first on its first line).
     public static func run(_ options: NodeOptions, logger: Logger, ready: @Sendable ([Multiaddr]) -> Void) async throws {
         BLAS.setThreads(options.cores)
+        if options.nice != 0 {
+            try ProcessPriority.set(nice: options.nice)
+            logger.info("running at nice \(options.nice)\(options.role == .trainer ? " (idle CPU first; --nice 0 for normal priority)" : "")")
+        }
         let directory = try NodeDirectory(options.dataDirectory)
         if case .local(let blocks?) = options.storage { try directory.placeBlocks(at: URL(fileURLWithPath: blocks)) }
         let identity = try directory.identity()

@@ -42,10 +42,10 @@ struct NodeCommand: AsyncParsableCommand {
 
             Every setting can also come from the environment (MESHFL_ROLE, MESHFL_DATA_DIR,
             MESHFL_LISTEN, MESHFL_BOOTSTRAP, MESHFL_LEDGER, MESHFL_STORAGE, MESHFL_CORES,
-            MESHFL_STAKE, MESHFL_METRICS, MESHFL_LOG_LEVEL, MESHFL_LOG_FORMAT; lists
-            comma-separated) or from a JSON config file (--config, else $MESHFL_CONFIG,
+            MESHFL_STAKE, MESHFL_METRICS, MESHFL_LOG_LEVEL, MESHFL_LOG_FORMAT, MESHFL_NICE;
+            lists comma-separated) or from a JSON config file (--config, else $MESHFL_CONFIG,
             else <data dir>/node.json when it exists) with the keys role, dataDir, listen,
-            bootstrap, ledger, storage, cores, stake, metrics, logLevel, logFormat.
+            bootstrap, ledger, storage, cores, stake, metrics, logLevel, logFormat, nice.
             Flags win over the environment, which wins over the file.
 
             A requester may keep its jobs' objects in an S3-compatible bucket instead of its
@@ -80,6 +80,9 @@ struct NodeCommand: AsyncParsableCommand {
 
     @Option(help: "CPU cores (BLAS threads) for training and verification (default 1).")
     var cores: Int?
+
+    @Option(help: "Scheduling priority of the whole process, 0 (normal) to 19 (lowest). A trainer lends idle CPU and defaults to 19, so the machine's own work comes first; other roles default to 0.")
+    var nice: Int?
 
     @Option(help: "Tinybars a trainer keeps staked (jobs set a minimum; default 5000).")
     var stake: Int64?
@@ -123,6 +126,7 @@ struct NodeCommand: AsyncParsableCommand {
         flags.metrics = metrics
         flags.logLevel = logLevel
         flags.logFormat = logFormat
+        flags.nice = nice
         return flags
     }
 
@@ -152,6 +156,12 @@ struct NodeCommand: AsyncParsableCommand {
         }
         options.cores = settings.cores ?? 1
         guard (1...256).contains(options.cores) else { throw ValidationError("cores must be between 1 and 256, got \(options.cores)") }
+        if let nice = settings.nice {
+            guard (0...19).contains(nice) else {
+                throw ValidationError("nice must be between 0 (normal priority) and 19 (lowest), got \(nice); a node never asks for more than normal priority")
+            }
+            options.nice = nice
+        }
         options.stake = settings.stake ?? 5_000
         guard options.stake >= 0 else { throw ValidationError("stake must not be negative, got \(options.stake)") }
         if let storage = settings.storage {

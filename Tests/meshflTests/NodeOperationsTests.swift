@@ -98,6 +98,47 @@ struct NodeOperationsTests {
         _ = (requester, trainer)
     }
 
+    /// The nice value of each thread of a running process, by thread name (Linux `/proc`).
+    static func niceByThread(_ pid: Int32) -> [(name: String, nice: Int)] {
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+        return tasks.compactMap { tid in
+            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/task/\(tid)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { return nil }
+            // Fields after the name: state is field 3, nice field 19.
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            let name = (try? String(contentsOfFile: "/proc/\(pid)/task/\(tid)/comm", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
+            return fields.count > 16 ? (name, Int(fields[16]) ?? -100) : nil
+        }
+    }
+
+    /// A trainer lends idle CPU: its main thread, event loops and blocking pool (training) run at nice 19 unless
+    /// told otherwise; a requester at normal priority; `--nice` and `MESHFL_NICE` set it, out-of-range values are refused.
+    @Test(.timeLimit(.minutes(2)))
+    func trainersRunAtIdlePriority() throws {
+        let directory = try cli.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let requester = try jobs.requester(in: directory)
+        let trainer = try jobs.trainer("t1", bootstrap: requester.address, in: directory)
+        let chosen = try jobs.trainer("t2", bootstrap: requester.address, in: directory, extra: ["--nice", "5"])
+        let fromEnvironment = try Jobs.Node(["--role", "validator", "--data-dir", directory.appendingPathComponent("v").path, "--ledger",
+                                             "local:" + directory.appendingPathComponent("dev.ledger").path],
+                                            log: directory.appendingPathComponent("v.log"), environment: ["MESHFL_NICE": "7"])
+        // The node's own threads: the main thread (named after the binary), NIO's event loops and its blocking pool.
+        func own(_ node: Jobs.Node) -> [(name: String, nice: Int)] {
+            Self.niceByThread(node.process.processIdentifier).filter { $0.name == "meshfl" || $0.name.hasPrefix("NIO-") || $0.name.hasPrefix("SGLTN-") }
+        }
+        for (node, expected) in [(trainer, 19), (chosen, 5), (fromEnvironment, 7), (requester, 0)] {
+            let threads = own(node)
+            #expect(threads.count >= 3, "\(node.address): \(threads)")
+            #expect(threads.allSatisfy { $0.nice == expected }, "\(node.address) should run at nice \(expected): \(threads)")
+        }
+        let refused = try cli.meshfl(["node", "--role", "trainer", "--data-dir", directory.appendingPathComponent("t3").path, "--nice", "25",
+                                      "--duration", "1"], in: directory)
+        #expect(refused.status == 2)
+        #expect(refused.stderr.contains("nice must be between 0 (normal priority) and 19 (lowest), got 25"), "stderr: \(refused.stderr)")
+        _ = (requester, trainer, chosen, fromEnvironment)
+    }
+
     /// Bad settings stop the node before it starts, naming the source and the setting.
     @Test(arguments: [
         (#"{"role": "trainer", "cores": 2, "bootstrapp": []}"#, [:], "unknown key \"bootstrapp\""),
