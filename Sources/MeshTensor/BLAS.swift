@@ -48,39 +48,67 @@ public enum BLAS {
         c: UnsafeMutablePointer<Float>, ldc: Int,
         parallel: Bool = true
     ) {
+        let product = Product(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+                              a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
         guard parallel, Parallel.workers > 1, m * n * k >= minimumSplitWork else {
-            _sgemm(transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+            _sgemm(product)
             return
         }
-        _splitSgemm(transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+        _splitSgemm(product)
+    }
+
+    /// One call's operands: `C = alpha * op(A) * op(B) + beta * C` on row-major buffers.
+    @usableFromInline
+    struct Product {
+        var transposeA: Bool, transposeB: Bool
+        var m: Int, n: Int, k: Int
+        var alpha: Float
+        var a: UnsafePointer<Float>, lda: Int
+        var b: UnsafePointer<Float>, ldb: Int
+        var beta: Float
+        var c: UnsafeMutablePointer<Float>, ldc: Int
+
+        @usableFromInline
+        init(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
+             b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+            (self.transposeA, self.transposeB, self.m, self.n, self.k, self.alpha) = (transposeA, transposeB, m, n, k, alpha)
+            (self.a, self.lda, self.b, self.ldb, self.beta, self.c, self.ldc) = (a, lda, b, ldb, beta, c, ldc)
+        }
+
+        /// C is split along its rows when it is taller than wide, else along its columns.
+        var byRows: Bool { m >= n }
+
+        /// The length of C along the side it is split on.
+        var side: Int { byRows ? m : n }
+
+        /// The product that writes rows (or columns) `range` of C: the same
+        /// rows of op(A), or columns of op(B), against the whole other operand.
+        func part(_ range: Range<Int>) -> Product {
+            var part = self
+            if byRows {
+                part.m = range.count
+                part.a = a + (transposeA ? range.lowerBound : range.lowerBound * lda)
+                part.c = c + range.lowerBound * ldc
+            } else {
+                part.n = range.count
+                part.b = b + (transposeB ? range.lowerBound * ldb : range.lowerBound)
+                part.c = c + range.lowerBound
+            }
+            return part
+        }
     }
 
     @usableFromInline
-    static func _splitSgemm(
-        _ transposeA: Bool, _ transposeB: Bool,
-        _ m: Int, _ n: Int, _ k: Int,
-        _ alpha: Float,
-        _ a: UnsafePointer<Float>, _ lda: Int,
-        _ b: UnsafePointer<Float>, _ ldb: Int,
-        _ beta: Float,
-        _ c: UnsafeMutablePointer<Float>, _ ldc: Int
-    ) {
+    static func _splitSgemm(_ product: Product) {
         // Chunks are whole multiples of 16 rows or columns (the width of
         // OpenBLAS's AVX-512 kernels), so only the last chunk has a ragged edge.
         let alignment = 16
-        let byRows = m > n
-        let side = byRows ? m : n
+        let side = product.side
         let blocks = (side + alignment - 1) / alignment
         Parallel.forEachChunk(of: blocks, minimumWork: Parallel.minimumSplitWork) { chunk in
             let start = chunk.lowerBound * alignment, end = min(side, chunk.upperBound * alignment)
             guard start < end else { return }
-            if byRows {
-                _sgemm(transposeA, transposeB, end - start, n, k, alpha,
-                       a + (transposeA ? start : start * lda), lda, b, ldb, beta, c + start * ldc, ldc)
-            } else {
-                _sgemm(transposeA, transposeB, m, end - start, k, alpha,
-                       a, lda, b + (transposeB ? start * ldb : start), ldb, beta, c + start, ldc)
-            }
+            _sgemm(product.part(start..<end))
         }
     }
 
@@ -95,43 +123,26 @@ public enum BLAS {
     }
 
     @usableFromInline
-    static func _sgemm(
-        _ transposeA: Bool, _ transposeB: Bool,
-        _ m: Int, _ n: Int, _ k: Int,
-        _ alpha: Float,
-        _ a: UnsafePointer<Float>, _ lda: Int,
-        _ b: UnsafePointer<Float>, _ ldb: Int,
-        _ beta: Float,
-        _ c: UnsafeMutablePointer<Float>, _ ldc: Int
-    ) {
+    static func _sgemm(_ product: Product) {
+        let (m, n, k) = (product.m, product.n, product.k)
         guard m > 0, n > 0 else { return }
         if k == 0 {
             // C = beta * C
             for row in 0..<m {
-                for col in 0..<n { c[row * ldc + col] *= beta }
+                for col in 0..<n { product.c[row * product.ldc + col] *= product.beta }
             }
             return
         }
         _ = pinned
         // A narrow product (one side of C only a few wide) goes to OpenBLAS in pieces small enough
         // for its unpacked kernels; see ``smallProductLimit``.
-        let narrow = min(m, n)
-        let piece = smallProductLimit / (narrow * k) / 16 * 16
+        let piece = smallProductLimit / (min(m, n) * k) / 16 * 16
         guard m * n * k > smallProductLimit, piece >= 16 else {
-            _cblasSgemm(transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+            _cblasSgemm(product)
             return
         }
-        var start = 0
-        while start < max(m, n) {
-            let end = min(max(m, n), start + piece)
-            if m >= n {
-                _cblasSgemm(transposeA, transposeB, end - start, n, k, alpha,
-                            a + (transposeA ? start : start * lda), lda, b, ldb, beta, c + start * ldc, ldc)
-            } else {
-                _cblasSgemm(transposeA, transposeB, m, end - start, k, alpha,
-                            a, lda, b + (transposeB ? start * ldb : start), ldb, beta, c + start, ldc)
-            }
-            start = end
+        for start in stride(from: 0, to: product.side, by: piece) {
+            _cblasSgemm(product.part(start..<min(product.side, start + piece)))
         }
     }
 
@@ -151,21 +162,13 @@ public enum BLAS {
     /// shape alone, so a product gives the same bits on every call.
     static let smallProductLimit = 100 * 100 * 100
 
-    private static func _cblasSgemm(
-        _ transposeA: Bool, _ transposeB: Bool,
-        _ m: Int, _ n: Int, _ k: Int,
-        _ alpha: Float,
-        _ a: UnsafePointer<Float>, _ lda: Int,
-        _ b: UnsafePointer<Float>, _ ldb: Int,
-        _ beta: Float,
-        _ c: UnsafeMutablePointer<Float>, _ ldc: Int
-    ) {
+    private static func _cblasSgemm(_ p: Product) {
         cblas_sgemm(
             CblasRowMajor,
-            transposeA ? CblasTrans : CblasNoTrans,
-            transposeB ? CblasTrans : CblasNoTrans,
-            Int32(m), Int32(n), Int32(k),
-            alpha, a, Int32(lda), b, Int32(ldb),
-            beta, c, Int32(ldc))
+            p.transposeA ? CblasTrans : CblasNoTrans,
+            p.transposeB ? CblasTrans : CblasNoTrans,
+            Int32(p.m), Int32(p.n), Int32(p.k),
+            p.alpha, p.a, Int32(p.lda), p.b, Int32(p.ldb),
+            p.beta, p.c, Int32(p.ldc))
     }
 }
