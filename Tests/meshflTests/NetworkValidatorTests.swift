@@ -112,6 +112,16 @@ struct NetworkValidatorTests {
         _ = (cheater, honest, requester)
     }
 
+    /// Waits (bounded) until `node`'s log has a line containing `text`, looking every 20 ms.
+    func waitForLog(_ node: NetworkJobTests.Node, _ text: String, seconds: Double) throws {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if let log = try? String(contentsOf: node.log, encoding: .utf8), log.contains(text) { return }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        throw CLI.CLIFailure("\(node.log.lastPathComponent) has no \"\(text)\" within \(seconds) s")
+    }
+
     /// A validator killed with SIGKILL mid-job: the requester re-executes
     /// locally from then on and the job still finishes, everyone paid once.
     @Test(.timeLimit(.minutes(5)))
@@ -119,16 +129,18 @@ struct NetworkValidatorTests {
         let directory = try cli.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let validator = try validator(in: directory)
-        let validatorID = peerID(validator)
         let requester = try requester(in: directory, validator: validator.address)
-        let job = try jobs.submit(directory, rounds: 3, shards: 2, samples: 1500, lease: 30, verify: 1)
+        let job = try jobs.submit(directory, rounds: 4, shards: 2, samples: 1500, lease: 30, verify: 1)
         let a = try jobs.trainer("a", bootstrap: requester.address, in: directory)
         let b = try jobs.trainer("b", bootstrap: requester.address, in: directory)
-        _ = try waitFor(job, in: directory, seconds: 120) { status in status.verdicts.contains { $0.verifiedBy == validatorID } }
+        // Killed the moment its first re-execution is logged (looked for every 20 ms; each task is a
+        // re-execution of 100 ms or more): most of the 8 tasks are still to come. Polling `meshfl status`
+        // for the first verdict took long enough for a quick job to end first.
+        try waitForLog(validator, "task re-executed", seconds: 120)
         validator.kill9()
         let done = try waitFor(job, in: directory, seconds: 180) { $0.status == "done" }
-        #expect(done.accuracy.count == 3)
-        #expect(done.trainers.reduce(0) { $0 + $1.accepted } == 6 && done.spent == 600)
+        #expect(done.accuracy.count == 4)
+        #expect(done.trainers.reduce(0) { $0 + $1.accepted } == 8 && done.spent == 800)
         #expect(!done.trainers.contains { $0.slashed })
         let byRequester = done.verdicts.filter { $0.verifiedBy == "requester" }
         #expect(!byRequester.isEmpty, "results after the kill were re-executed locally: \(done.verdicts)")
