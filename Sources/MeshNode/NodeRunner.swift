@@ -40,14 +40,14 @@ public struct NodeOptions: Sendable {
     public var validatorLimits = Validator.Limits()
     /// Requesters: where job objects live (`--storage`; see ``JobStorage``).
     public var storage: StorageSetting = .local(directory: nil)
-    /// The process's nice value (`--nice`; see ``ProcessPriority``): 19 for a trainer, else 0.
+    /// The process's nice value (`--nice`; see ``ProcessPriority``): 10 for a trainer, else 0.
     public var nice: Int
 
     public init(role: NodeRole, dataDirectory: String, ledger: LedgerLocation) {
         self.role = role
         self.dataDirectory = dataDirectory
         self.ledger = ledger
-        self.nice = role == .trainer ? 19 : 0
+        self.nice = role == .trainer ? 10 : 0
     }
 
     /// Options on the local ledger file at `ledgerPath`.
@@ -65,7 +65,7 @@ public enum NodeRunner {
         BLAS.setThreads(options.cores)
         if options.nice != 0 {
             try ProcessPriority.set(nice: options.nice)
-            logger.info("running at nice \(options.nice)\(options.role == .trainer ? " (idle CPU first; --nice 0 for normal priority)" : "")")
+            logger.info("running at nice \(options.nice)\(options.role == .trainer ? " (the machine's own work first; --nice 0 for normal priority)" : "")")
         }
         let directory = try NodeDirectory(options.dataDirectory)
         if case .local(let blocks?) = options.storage { try directory.placeBlocks(at: URL(fileURLWithPath: blocks)) }

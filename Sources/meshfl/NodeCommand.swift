@@ -81,7 +81,7 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: "CPU cores (BLAS threads) for training and verification (default 1).")
     var cores: Int?
 
-    @Option(help: "Scheduling priority of the whole process, 0 (normal) to 19 (lowest). A trainer lends idle CPU and defaults to 19, so the machine's own work comes first; other roles default to 0.")
+    @Option(help: "Scheduling priority of the whole process, 0 (normal) to 19 (lowest). A trainer lends idle CPU and defaults to 10, so the machine's own work comes first (19: only otherwise idle CPU); other roles default to 0.")
     var nice: Int?
 
     @Option(help: "Tinybars a trainer keeps staked (jobs set a minimum; default 5000).")

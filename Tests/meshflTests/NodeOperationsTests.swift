@@ -111,7 +111,7 @@ struct NodeOperationsTests {
         }
     }
 
-    /// A trainer lends idle CPU: its main thread, event loops and blocking pool (training) run at nice 19 unless
+    /// A trainer lends idle CPU: its main thread, event loops and blocking pool (training) run at nice 10 unless
     /// told otherwise; a requester at normal priority; `--nice` and `MESHFL_NICE` set it, out-of-range values are refused.
     @Test(.timeLimit(.minutes(2)))
     func trainersRunAtIdlePriority() throws {
@@ -127,7 +127,7 @@ struct NodeOperationsTests {
         func own(_ node: Jobs.Node) -> [(name: String, nice: Int)] {
             Self.niceByThread(node.process.processIdentifier).filter { $0.name == "meshfl" || $0.name.hasPrefix("NIO-") || $0.name.hasPrefix("SGLTN-") }
         }
-        for (node, expected) in [(trainer, 19), (chosen, 5), (fromEnvironment, 7), (requester, 0)] {
+        for (node, expected) in [(trainer, 10), (chosen, 5), (fromEnvironment, 7), (requester, 0)] {
             let threads = own(node)
             #expect(threads.count >= 3, "\(node.address): \(threads)")
             #expect(threads.allSatisfy { $0.nice == expected }, "\(node.address) should run at nice \(expected): \(threads)")
