@@ -237,7 +237,24 @@ public struct SigV4Signer: Sendable {
         let day = doy - (153 * mp + 2) / 5 + 1
         let month = mp < 10 ? mp + 3 : mp - 9
         let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
-        return String(format: "%04d%02d%02dT%02d%02d%02dZ", Int(year), Int(month), Int(day), Int(rest / 3600), Int(rest % 3600 / 60), Int(rest % 60))
+        // Digits by hand: String(format:) goes through NSString and cost more than the rest of a presigned URL's signing.
+        var text: [UInt8] = []
+        text.reserveCapacity(16)
+        func digits(_ value: Int64, _ width: Int) {
+            var divisor: Int64 = 1
+            for _ in 1..<width { divisor *= 10 }
+            var value = value
+            for _ in 0..<width {
+                text.append(UInt8(ascii: "0") + UInt8(value / divisor % 10))
+                value %= divisor
+                divisor /= 10
+            }
+        }
+        digits(year, 4); digits(month, 2); digits(day, 2)
+        text.append(UInt8(ascii: "T"))
+        digits(rest / 3600, 2); digits(rest % 3600 / 60, 2); digits(rest % 60, 2)
+        text.append(UInt8(ascii: "Z"))
+        return String(decoding: text, as: UTF8.self)
     }
 
     /// Parses `yyyyMMdd'T'HHmmss'Z'`.
