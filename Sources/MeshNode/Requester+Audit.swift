@@ -33,6 +33,10 @@ extension Requester {
     /// before anything of that topic is sent again.
     func sendPendingAudit() async {
         defer { auditSender = nil }
+        // Events come in bursts (a round's leases, then its results): waiting a moment lets one
+        // message, one ledger transaction, carry several. bench/node_rounds.py --rounds 30: 268-281
+        // messages without the wait, 146-157 with 20 ms, and 10% less requester CPU per round.
+        try? await Task.sleep(for: auditLinger)
         for _ in 0..<10_000 where !stopped && !Task.isCancelled {
             guard let batch = try? store.pendingAudit(limit: Self.auditBatch), !batch.isEmpty else { return }
             let unchecked = Set(batch.map(\.topic)).subtracting(auditTopicsChecked)
@@ -113,5 +117,12 @@ extension Requester {
             try await Task.sleep(for: .milliseconds(50))
         }
         throw NodeError(.storage, "audit events are still waiting for the ledger after \(attempts * 50 / 1000) s; is the ledger reachable?")
+    }
+}
+
+extension Requester {
+    /// Sets ``auditLinger`` (tests: a wait long enough to be seen).
+    func setAuditLinger(_ linger: Duration) {
+        auditLinger = linger
     }
 }

@@ -59,6 +59,8 @@ public actor Requester {
     var auditSender: Task<Void, Never>?
     /// Topics whose first waiting event was checked against the ledger since this node started.
     var auditTopicsChecked: Set<String> = []
+    /// How long the audit sender lets events gather before it sends (Requester+Audit.swift).
+    var auditLinger: Duration = .milliseconds(20)
     /// Set by ``stop()``: no more maintenance or audit sending.
     var stopped = false
     /// Jobs whose escrow is being settled (finishJob).

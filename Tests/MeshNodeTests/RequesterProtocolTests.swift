@@ -480,6 +480,42 @@ struct RequesterProtocolTests {
         await fixture.shutdown()
     }
 
+    /// The audit sender lets events gather before it sends: events recorded
+    /// apart while it waits leave in one message, one ledger transaction.
+    @Test(arguments: [true, false])
+    func auditEventsRecordedWhileTheSenderWaitsShareAMessage(lingering: Bool) async throws {
+        let fixture = try await Fixture()
+        do {
+            let topic = try TopicID(parsing: fixture.spec.auditTopic)
+            let store = try RequesterStore(path: fixture.directory.statePath)
+            func onLedger() async throws -> [[String]] {
+                try await fixture.ledger.messages(topic: topic, from: 1, limit: 1000).map { AuditLog.events(in: $0.contents).map { String(decoding: $0, as: UTF8.self) } }
+            }
+            // Quiet first: job_started is on the ledger and nothing waits.
+            var quiet = false
+            for _ in 0..<100 where !quiet {
+                quiet = try await onLedger().joined().contains { $0.contains("\"job_started\"") } && store.pendingAudit(limit: 1).isEmpty
+                if !quiet { try await Task.sleep(for: .milliseconds(50)) }
+            }
+            #expect(quiet, "job_started went out")
+            let before = try await onLedger().count
+            // A wait far longer than the gap between the events (or none at all).
+            await fixture.requester.setAuditLinger(lingering ? .seconds(3) : .zero)
+            try await fixture.requester.audit(fixture.spec, "probe_one", ["job": .string(fixture.spec.id)])
+            try await Task.sleep(for: .milliseconds(300))
+            try await fixture.requester.audit(fixture.spec, "probe_two", ["job": .string(fixture.spec.id)])
+            try await fixture.requester.audit(fixture.spec, "probe_three", ["job": .string(fixture.spec.id)])
+            try await fixture.requester.flushAudit()
+            let messages = try await onLedger().dropFirst(before).map { $0.map { $0.contains("probe_one") ? "one" : $0.contains("probe_two") ? "two" : "three" } }
+            #expect(messages == (lingering ? [["one", "two", "three"]] : [["one"], ["two", "three"]]), "\(messages)")
+            #expect(try await fixture.ledger.verifyTopic(topic).isOK)
+        } catch {
+            await fixture.shutdown()
+            throw error
+        }
+        await fixture.shutdown()
+    }
+
     @Test func forgedOrReSignedAnnouncementIsRefused() throws {
         let requester = PrivateKey.generate()
         let model = ModelSpec(input: [4], layers: [.dense(units: 2)])
