@@ -33,6 +33,13 @@ public protocol Ledger: Sendable {
     /// task throws `invalidArgument`. Never pays beyond what is locked.
     @discardableResult
     func releaseEscrow(job: String, task: String, to: AccountID, amount: Int64, owner: LedgerOperator) async throws -> TransactionReceipt
+    /// Pays several tasks of `job` at once: each release as by
+    /// ``releaseEscrow(job:task:to:amount:owner:)`` (once per task; asking again
+    /// for a paid task with the same recipient and amount is a no-op), in one
+    /// transaction where the ledger allows — all of them or none. The receipt's
+    /// `amount` is what this call paid.
+    @discardableResult
+    func releaseEscrow(job: String, releases: [EscrowRelease], owner: LedgerOperator) async throws -> TransactionReceipt
     /// Returns what is left in the escrow of `job` to its owner and closes it.
     @discardableResult
     func refundEscrow(job: String, owner: LedgerOperator) async throws -> TransactionReceipt
@@ -67,5 +74,22 @@ extension Ledger {
     @discardableResult
     public func submitMessage(_ message: [UInt8], to topic: TopicID, payer: LedgerOperator) async throws -> [TransactionReceipt] {
         try await submitMessage(message, to: topic, payer: payer, submitKey: nil)
+    }
+}
+
+extension Ledger {
+    /// One release after another (a ledger without a batch operation; the releases before a failing one stay paid).
+    @discardableResult
+    public func releaseEscrow(job: String, releases: [EscrowRelease], owner: LedgerOperator) async throws -> TransactionReceipt {
+        guard let first = releases.first else { throw LedgerError(.invalidArgument, "a release batch pays at least one task.") }
+        var last = try await releaseEscrow(job: job, task: first.task, to: first.recipient, amount: first.amount, owner: owner)
+        var paid = last.isIdempotentReplay ? 0 : first.amount
+        for release in releases.dropFirst() {
+            last = try await releaseEscrow(job: job, task: release.task, to: release.recipient, amount: release.amount, owner: owner)
+            if !last.isIdempotentReplay { paid += release.amount }
+        }
+        last.amount = paid
+        last.isIdempotentReplay = paid == 0
+        return last
     }
 }

@@ -34,6 +34,12 @@ extension LocalLedger {
         try await execute(.meshfl(.escrowRelease(job: job, task: task, recipient: to, amount: amount)), payer: owner)
     }
 
+    /// One `escrowReleases` transaction: every release or none.
+    @discardableResult
+    public func releaseEscrow(job: String, releases: [EscrowRelease], owner: LedgerOperator) async throws -> TransactionReceipt {
+        try await execute(.meshfl(.escrowReleases(job: job, releases: releases)), payer: owner)
+    }
+
     @discardableResult
     public func refundEscrow(job: String, owner: LedgerOperator) async throws -> TransactionReceipt {
         try await execute(.meshfl(.escrowRefund(job: job)), payer: owner)

@@ -166,6 +166,33 @@ struct TransactionProcessor {
         return message
     }
 
+    private func requireEscrow(_ job: String, store: LedgerStore) throws -> EscrowState {
+        guard let e = try store.escrow(job) else {
+            throw LedgerError(.notFound, "no escrow for job '\(job)'; lock funds first.")
+        }
+        return e
+    }
+
+    /// The log sequence of the transaction that already paid `release`'s task
+    /// (the same payment asked again), nil if it is unpaid and can be paid;
+    /// throws when the task id is bad, was paid otherwise, or the recipient does not exist.
+    private func paidBefore(_ release: EscrowRelease, of e: EscrowState, payer: AccountID, store: LedgerStore) throws -> Int64? {
+        let (job, task) = (e.job, release.task)
+        guard !task.isEmpty, task.utf8.count <= 256 else {
+            throw LedgerError(.invalidArgument, "a task id is 1…256 bytes.")
+        }
+        if let earlier = try store.release(job: job, task: task) {
+            guard earlier.recipient == release.recipient, earlier.amount == release.amount, payer == e.owner else {
+                throw LedgerError(.invalidArgument, "task '\(task)' of job '\(job)' was already paid \(earlier.amount) to \(earlier.recipient); a release is once per task.")
+            }
+            return earlier.logSeq
+        }
+        guard try store.accountKey(release.recipient) != nil else {
+            throw LedgerError(.notFound, "the recipient \(release.recipient) does not exist.")
+        }
+        return nil
+    }
+
     private func applyMeshfl(_ op: MeshflOperation, payer: AccountID, logSeq: Int64, consensus: ConsensusTimestamp,
                              receipt: TransactionReceipt, store: LedgerStore) throws -> Outcome {
         switch op {
@@ -178,28 +205,41 @@ struct TransactionProcessor {
             return .applied(with(receipt) { $0.amount = amount })
 
         case .escrowRelease(let job, let task, let recipient, let amount):
-            guard var e = try store.escrow(job) else {
-                throw LedgerError(.notFound, "no escrow for job '\(job)'; lock funds first.")
-            }
-            guard !task.isEmpty, task.utf8.count <= 256 else {
-                throw LedgerError(.invalidArgument, "a task id is 1…256 bytes.")
-            }
-            if let earlier = try store.release(job: job, task: task) {
-                guard earlier.recipient == recipient, earlier.amount == amount, payer == e.owner else {
-                    throw LedgerError(.invalidArgument, "task '\(task)' of job '\(job)' was already paid \(earlier.amount) to \(earlier.recipient); a release is once per task.")
-                }
-                let first = try store.logEntryTime(seq: earlier.logSeq)
+            var e = try requireEscrow(job, store: store)
+            let release = EscrowRelease(task: task, recipient: recipient, amount: amount)
+            if let earlier = try paidBefore(release, of: e, payer: payer, store: store) {
+                let first = try store.logEntryTime(seq: earlier)
                 return .unchanged(TransactionReceipt(transactionID: first.id, consensusTimestamp: first.consensus,
                                                      amount: amount, isIdempotentReplay: true))
-            }
-            guard try store.accountKey(recipient) != nil else {
-                throw LedgerError(.notFound, "the recipient \(recipient) does not exist.")
             }
             try e.release(amount, by: payer)
             try store.save(e)
             try store.insertRelease(job: job, task: task, recipient: recipient, amount: amount, logSeq: logSeq)
             try store.adjustBalance(recipient, by: amount)
             return .applied(with(receipt) { $0.amount = amount })
+
+        case .escrowReleases(let job, let releases):
+            var e = try requireEscrow(job, store: store)
+            guard (1...EscrowRelease.maxPerTransaction).contains(releases.count) else {
+                throw LedgerError(.invalidArgument, "a release batch pays 1…\(EscrowRelease.maxPerTransaction) tasks, got \(releases.count).")
+            }
+            guard Set(releases.map(\.task)).count == releases.count else {
+                throw LedgerError(.invalidArgument, "a task appears twice in one release batch of job '\(job)'; a release is once per task.")
+            }
+            // Every check before any change: the batch applies whole or not at all.
+            var fresh: [EscrowRelease] = []
+            for release in releases where try paidBefore(release, of: e, payer: payer, store: store) == nil {
+                try e.release(release.amount, by: payer)
+                fresh.append(release)
+            }
+            // Nothing new: a repeated batch, like a repeated release, changes nothing and is not logged.
+            guard !fresh.isEmpty else { return .unchanged(with(receipt) { $0.amount = 0; $0.isIdempotentReplay = true }) }
+            try store.save(e)
+            for release in fresh {
+                try store.insertRelease(job: job, task: release.task, recipient: release.recipient, amount: release.amount, logSeq: logSeq)
+                try store.adjustBalance(release.recipient, by: release.amount)
+            }
+            return .applied(with(receipt) { $0.amount = fresh.reduce(0) { $0 + $1.amount } })
 
         case .escrowRefund(let job):
             guard var e = try store.escrow(job) else {

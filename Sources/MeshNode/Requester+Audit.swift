@@ -36,7 +36,7 @@ extension Requester {
         // Events come in bursts (a round's leases, then its results): waiting a moment lets one
         // message, one ledger transaction, carry several. bench/node_rounds.py --rounds 30: 268-281
         // messages without the wait, 146-157 with 20 ms, and 10% less requester CPU per round.
-        try? await Task.sleep(for: auditLinger)
+        try? await Task.sleep(for: linger)
         for _ in 0..<10_000 where !stopped && !Task.isCancelled {
             guard let batch = try? store.pendingAudit(limit: Self.auditBatch), !batch.isEmpty else { return }
             let unchecked = Set(batch.map(\.topic)).subtracting(auditTopicsChecked)
@@ -121,8 +121,8 @@ extension Requester {
 }
 
 extension Requester {
-    /// Sets ``auditLinger`` (tests: a wait long enough to be seen).
-    func setAuditLinger(_ linger: Duration) {
-        auditLinger = linger
+    /// Sets ``linger`` (tests: a wait long enough to be seen).
+    func setLinger(_ duration: Duration) {
+        linger = duration
     }
 }

@@ -59,14 +59,18 @@ public actor Requester {
     var auditSender: Task<Void, Never>?
     /// Topics whose first waiting event was checked against the ledger since this node started.
     var auditTopicsChecked: Set<String> = []
-    /// How long the audit sender lets events gather before it sends (Requester+Audit.swift).
-    var auditLinger: Duration = .milliseconds(20)
+    /// How long the audit and payment senders let work gather before they send:
+    /// events and accepted results come in bursts, one ledger transaction can carry a burst.
+    var linger: Duration = .milliseconds(20)
     /// Set by ``stop()``: no more maintenance or audit sending.
     var stopped = false
     /// Jobs whose escrow is being settled (finishJob).
     var finishing: Set<String> = []
     /// Accepted updates whose payment is under way (job/round/shard), so none is sent twice at once.
     var paying: Set<String> = []
+    /// Accepted updates queued for the payment sender, and the sender while it runs.
+    var unpaid: [RequesterStore.UpdateRecord] = []
+    var paymentSender: Task<Void, Never>?
     /// When each trainer account's stake was last read, and what it was.
     var stakeChecks: [String: (at: Double, staked: Int64)] = [:]
     /// How long a stake read stays good for claims.
@@ -108,17 +112,18 @@ public actor Requester {
         }
     }
 
-    /// Stops serving rounds and sending audit events; returns once the
-    /// maintenance pass and the audit event under way (if any) are done, so
-    /// nothing changes afterwards.
+    /// Stops serving rounds, sending audit events and paying; returns once the
+    /// maintenance pass, the audit event and the payment under way (if any)
+    /// are done, so nothing changes afterwards.
     public func stop() async {
         stopped = true
         let loop = self.loop
         loop?.cancel()
         await loop?.value
-        let sender = auditSender
-        sender?.cancel()
-        await sender?.value
+        for sender in [auditSender, paymentSender] {
+            sender?.cancel()
+            await sender?.value
+        }
     }
 
     // MARK: Maintenance
@@ -180,10 +185,9 @@ public actor Requester {
         jobs[record.spec.id] = record
         try await restoreGlobalWeights(record.spec.id)
         notifyWaiters()
-        for update in try store.updates(job: record.spec.id) {
-            acceptedBy[update.trainer, default: 0] += 1
-            if !update.paid { try await pay(update) }
-        }
+        let updates = try store.updates(job: record.spec.id)
+        for update in updates { acceptedBy[update.trainer, default: 0] += 1 }
+        for batch in Self.paymentBatches(updates.filter { !$0.paid }) { try await pay(batch) }
         try await recordMissingRounds(record.spec.id)
         await announce(record)
         logger.info("job running", metadata: ["job": "\(record.spec.id)", "round": "\(record.board.round + 1)/\(record.spec.rounds)"])
@@ -421,22 +425,48 @@ public actor Requester {
         Task { try? await local.delete(key: key) }
     }
 
-    /// Starts paying `update` unless its payment is already under way; a failure is logged and retried by ``maintain(announce:)``.
+    /// Queues `update`'s payment unless it is already under way, and wakes
+    /// the payment sender; a failure is logged and retried by ``maintain(announce:)``.
     func payInBackground(_ update: RequesterStore.UpdateRecord) {
         let key = Self.paymentKey(update)
         guard !paying.contains(key) else { return }
         paying.insert(key)
-        Task { [weak self] in
-            guard let self else { return }
-            do { try await self.pay(update) } catch {
-                self.logger.warning("payment for r\(update.round)-s\(update.shard) of \(update.job) failed: \(error); will retry",
-                                    metadata: ["job": "\(update.job)"])
-            }
-            await self.paid(key)
-        }
+        unpaid.append(update)
+        guard paymentSender == nil, !stopped else { return }
+        paymentSender = Task { [weak self] in await self?.sendPayments() }
     }
 
-    func paid(_ key: String) { paying.remove(key) }
+    /// Pays the queued updates, one ledger transaction per job for what
+    /// gathered meanwhile: results come in bursts, as audit events do, so it
+    /// waits ``linger`` first (bench/node_rounds.py: 8 transactions per
+    /// round become one or two).
+    func sendPayments() async {
+        defer { paymentSender = nil }
+        try? await Task.sleep(for: linger)
+        for _ in 0..<10_000 where !unpaid.isEmpty && !stopped {
+            let due = unpaid
+            unpaid = []
+            for batch in Self.paymentBatches(due) {
+                do { try await pay(batch) } catch {
+                    let tasks = batch.map { JobSpec.taskID(round: $0.round, shard: $0.shard) }.joined(separator: ", ")
+                    logger.warning("payment for \(tasks) of \(batch[0].job) failed: \(error); will retry", metadata: ["job": "\(batch[0].job)"])
+                }
+                for update in batch { paying.remove(Self.paymentKey(update)) }
+            }
+        }
+        // Stopping: what is left is unpaid in node.sqlite and goes out after the restart.
+        for update in unpaid { paying.remove(Self.paymentKey(update)) }
+        unpaid = []
+    }
+
+    /// `updates` as ledger transactions: by job, at most ``EscrowRelease/maxPerTransaction`` each.
+    static func paymentBatches(_ updates: [RequesterStore.UpdateRecord]) -> [[RequesterStore.UpdateRecord]] {
+        Dictionary(grouping: updates, by: \.job).sorted { $0.key < $1.key }.flatMap { _, updates in
+            stride(from: 0, to: updates.count, by: EscrowRelease.maxPerTransaction).map {
+                Array(updates[$0..<min(updates.count, $0 + EscrowRelease.maxPerTransaction)])
+            }
+        }
+    }
 
     /// How ``paying`` names an update.
     static func paymentKey(_ update: RequesterStore.UpdateRecord) -> String { "\(update.job)/\(update.round)/\(update.shard)" }
@@ -448,20 +478,26 @@ public actor Requester {
             let owed = try store.unpaidUpdates().filter { $0.job == job }
             if owed.isEmpty { return }
             let underWay = owed.contains { paying.contains(Self.paymentKey($0)) }
-            for update in owed where !paying.contains(Self.paymentKey(update)) { try await pay(update) }
+            for batch in Self.paymentBatches(owed.filter { !paying.contains(Self.paymentKey($0)) }) { try await pay(batch) }
             // What was paid here is marked paid; only payments already under way are worth a pause.
             if underWay { try await Task.sleep(for: .milliseconds(50)) }
         }
         throw NodeError(.storage, "payments of \(job) are still owed after 30 s; is the ledger reachable? (retried by the maintenance loop)")
     }
 
-    func pay(_ update: RequesterStore.UpdateRecord) async throws {
-        if update.reward > 0 {
-            try await ledger.releaseEscrow(job: update.job, task: JobSpec.taskID(round: update.round, shard: update.shard),
-                                           to: try AccountID(parsing: update.account), amount: update.reward, owner: account)
-            metrics.add(.paidTinybars, Double(update.reward), ["job": update.job])
+    /// Pays `updates` (all of one job) in one ledger transaction and marks them paid in one SQLite transaction.
+    /// A release is once per task on the ledger, so paying again after a crash between the two pays nothing twice.
+    func pay(_ updates: [RequesterStore.UpdateRecord]) async throws {
+        guard let job = updates.first?.job else { return }
+        let rewarded = updates.filter { $0.reward > 0 }
+        if !rewarded.isEmpty {
+            let releases = try rewarded.map {
+                EscrowRelease(task: JobSpec.taskID(round: $0.round, shard: $0.shard), recipient: try AccountID(parsing: $0.account), amount: $0.reward)
+            }
+            try await ledger.releaseEscrow(job: job, releases: releases, owner: account)
+            for update in rewarded { metrics.add(.paidTinybars, Double(update.reward), ["job": job]) }
         }
-        try store.markPaid(job: update.job, round: update.round, shard: update.shard)
+        try store.markPaid(updates)
     }
 }
 

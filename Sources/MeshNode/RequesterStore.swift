@@ -234,6 +234,15 @@ public final class RequesterStore: Sendable {
         }
     }
 
+    /// Marks several updates paid in one transaction.
+    public func markPaid(_ updates: [UpdateRecord]) throws {
+        try write { db in
+            for update in updates {
+                try db.run(sql: "UPDATE updates SET paid = 1 WHERE job = ? AND round = ? AND shard = ?", arguments: [update.job, update.round, update.shard])
+            }
+        }
+    }
+
     /// The columns of an ``UpdateRecord`` (not the weights: ``updateWeights(job:round:shard:)`` reads those).
     static let updateColumns = "job, round, shard, trainer, account, lease, digest, samples, loss, weights_key, reward, paid, reexecuted, verified_by"
 

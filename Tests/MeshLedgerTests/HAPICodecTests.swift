@@ -60,6 +60,8 @@ struct HAPICodecTests {
         .meshfl(.escrowLock(job: "job-1", amount: 1_000)),
         .meshfl(.escrowRelease(job: "job-1", task: "t-9", recipient: AccountID(num: 1002), amount: 250)),
         .meshfl(.escrowRefund(job: "job-1")),
+        .meshfl(.escrowReleases(job: "job-1", releases: [.init(task: "r0-s0", recipient: AccountID(num: 1002), amount: 25),
+                                                         .init(task: "r0-s1", recipient: AccountID(shard: 1, realm: 2, num: 1003), amount: 30)])),
         .meshfl(.stake(amount: 10)),
         .meshfl(.unstake(amount: 10)),
         .meshfl(.slash(account: AccountID(num: 1002), amount: 5, evidenceCID: "bafkreigh2akiscaildc")),

@@ -45,6 +45,53 @@ struct LocalLedgerTests {
         #expect(try await t.ledger.verify().isOK)
     }
 
+    /// Several tasks paid in one transaction: one log entry, each recipient
+    /// paid once; a repeat is a no-op, a batch overlapping paid tasks pays
+    /// only the new ones, and a batch that cannot be paid whole pays nothing.
+    @Test func releaseBatchPaysEachTaskOnceInOneTransaction() async throws {
+        let t = try TestLedger()
+        defer { t.remove() }
+        let owner = try await t.ledger.createFundedAccount(balance: 1_000)
+        let a = try await t.ledger.createFundedAccount(balance: 0)
+        let b = try await t.ledger.createFundedAccount(balance: 0)
+        try await t.ledger.lockEscrow(job: "job-1", amount: 100, owner: owner)
+        let logged = try await t.ledger.logCount()
+        let batch = [EscrowRelease(task: "r0-s0", recipient: a.account, amount: 20), EscrowRelease(task: "r0-s1", recipient: b.account, amount: 30)]
+        let paid = try await t.ledger.releaseEscrow(job: "job-1", releases: batch, owner: owner)
+        #expect(paid.amount == 50 && !paid.isIdempotentReplay)
+        #expect(try await t.ledger.logCount() == logged + 1, "one transaction for the batch")
+        #expect(try await t.ledger.balance(of: a.account) == 20)
+        #expect(try await t.ledger.balance(of: b.account) == 30)
+        // The same batch again: nothing paid, nothing logged.
+        t.clock.advance(seconds: 1)
+        let again = try await t.ledger.releaseEscrow(job: "job-1", releases: batch, owner: owner)
+        #expect(again.amount == 0 && again.isIdempotentReplay)
+        #expect(try await t.ledger.logCount() == logged + 1)
+        // A paid task beside a new one: only the new one is paid.
+        t.clock.advance(seconds: 1)
+        let mixed = try await t.ledger.releaseEscrow(job: "job-1", releases: [batch[0], EscrowRelease(task: "r1-s0", recipient: a.account, amount: 10)], owner: owner)
+        #expect(mixed.amount == 10)
+        #expect(try await t.ledger.balance(of: a.account) == 30)
+        // Whole or nothing: 40 tinybars are left, the batch asks 45; a paid task with other terms; a task twice.
+        for (bad, code) in [
+            ([EscrowRelease(task: "r1-s1", recipient: b.account, amount: 20), EscrowRelease(task: "r1-s2", recipient: a.account, amount: 25)], LedgerError.Code.insufficientEscrow),
+            ([EscrowRelease(task: "r1-s1", recipient: b.account, amount: 5), EscrowRelease(task: "r0-s0", recipient: b.account, amount: 20)], .invalidArgument),
+            ([EscrowRelease(task: "r1-s1", recipient: b.account, amount: 5), EscrowRelease(task: "r1-s1", recipient: b.account, amount: 5)], .invalidArgument),
+        ] {
+            t.clock.advance(seconds: 1)
+            let error = await #expect(throws: LedgerError.self) { try await t.ledger.releaseEscrow(job: "job-1", releases: bad, owner: owner) }
+            #expect(error?.code == code)
+        }
+        #expect(try await t.ledger.balance(of: a.account) == 30, "refused batches paid nothing")
+        #expect(try await t.ledger.balance(of: b.account) == 30, "refused batches paid nothing")
+        #expect(try await t.ledger.escrow(job: "job-1")?.released == 60)
+        let stranger = await #expect(throws: LedgerError.self) {
+            try await t.ledger.releaseEscrow(job: "job-1", releases: [EscrowRelease(task: "r2-s0", recipient: a.account, amount: 1)], owner: a)
+        }
+        #expect(stranger?.code == .unauthorized)
+        #expect(try await t.ledger.verify().isOK, "the log replays with the batch in it")
+    }
+
     @Test func releaseNeverExceedsTheEscrow() async throws {
         let t = try TestLedger()
         defer { t.remove() }

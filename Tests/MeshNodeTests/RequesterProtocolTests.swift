@@ -2,7 +2,7 @@ import Crypto
 import Foundation
 import Libp2p
 import Logging
-import MeshLedger
+@testable import MeshLedger
 import MeshNN
 @testable import MeshNode
 import MeshStorage
@@ -253,7 +253,13 @@ struct RequesterProtocolTests {
                 Issue.record("an honest result is accepted while the ledger hangs"); await fixture.shutdown(); return
             }
             #expect(paid == 100)
-            #expect(await gate.waited, "the payment was under way when the trainer got its answer")
+            // The payment goes out behind the answer (its sender gathers results a moment first) and hangs at the gate.
+            var waited = false
+            for _ in 0..<300 where !waited {
+                waited = await gate.waited
+                if !waited { try await Task.sleep(for: .milliseconds(10)) }
+            }
+            #expect(waited, "the payment went out while the trainer had its answer")
             #expect(try #require(try await fixture.ledger.escrow(job: fixture.spec.id)).released == 0)
             await gate.open()
             var released: Int64 = 0
@@ -480,6 +486,43 @@ struct RequesterProtocolTests {
         await fixture.shutdown()
     }
 
+    /// Results accepted while the payment sender waits are paid in one
+    /// ledger transaction (an `escrowReleases` of both tasks), each once.
+    @Test(.timeLimit(.minutes(2)))
+    func resultsAcceptedTogetherArePaidInOneTransaction() async throws {
+        try await withFixture { fixture in
+            await fixture.requester.setLinger(.seconds(2))
+            let first = try await fixture.trainer(), second = try await fixture.trainer()
+            let leases = [try await fixture.lease(for: first), try await fixture.lease(for: second)]
+            for (lease, trainer) in zip(leases, [first, second]) {
+                guard case .accepted(let paid) = try await fixture.call(.submit(try await fixture.receipt(for: lease, by: trainer)), from: trainer.host) else {
+                    Issue.record("an honest result is accepted"); return
+                }
+                #expect(paid == 100)
+            }
+            var released: Int64 = 0
+            for _ in 0..<200 where released < 200 {
+                released = try #require(try await fixture.ledger.escrow(job: fixture.spec.id)).released
+                if released < 200 { try await Task.sleep(for: .milliseconds(50)) }
+            }
+            #expect(released == 200)
+            let operations = try await fixture.ledger.logEntriesForTesting().compactMap { bytes -> MeshflOperation? in
+                guard case .meshfl(let op) = try SignedTransaction(transactionBytes: bytes).body().data else { return nil }
+                return op
+            }
+            let batches = operations.compactMap { op -> [EscrowRelease]? in
+                if case .escrowReleases(_, let releases) = op { return releases } else { return nil }
+            }
+            #expect(batches.count == 1, "one transaction paid both: \(operations)")
+            #expect(Set(batches.first?.map(\.task) ?? []) == Set(leases.map { JobSpec.taskID(round: $0.round, shard: $0.shard) }))
+            #expect(!operations.contains { if case .escrowRelease = $0 { true } else { false } })
+            for trainer in [first, second] {
+                #expect(try await fixture.ledger.balance(of: trainer.account.account) == 100_000 - 5_000 + 100)
+            }
+            #expect(try await fixture.ledger.verify().isOK)
+        }
+    }
+
     /// The audit sender lets events gather before it sends: events recorded
     /// apart while it waits leave in one message, one ledger transaction.
     @Test(arguments: [true, false])
@@ -500,7 +543,7 @@ struct RequesterProtocolTests {
             #expect(quiet, "job_started went out")
             let before = try await onLedger().count
             // A wait far longer than the gap between the events (or none at all).
-            await fixture.requester.setAuditLinger(lingering ? .seconds(3) : .zero)
+            await fixture.requester.setLinger(lingering ? .seconds(3) : .zero)
             try await fixture.requester.audit(fixture.spec, "probe_one", ["job": .string(fixture.spec.id)])
             try await Task.sleep(for: .milliseconds(300))
             try await fixture.requester.audit(fixture.spec, "probe_two", ["job": .string(fixture.spec.id)])
