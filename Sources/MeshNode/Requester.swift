@@ -8,8 +8,6 @@ public import MeshNN
 public import MeshStorage
 import MeshLearning
 import MeshTensor
-import NIOCore
-import NIOPosix
 
 /// The requester role: serves `/meshfl/task/1.0.0`, leases tasks, verifies
 /// results, pays or slashes on the ledger, aggregates rounds and refunds the
@@ -42,9 +40,7 @@ public actor Requester {
     var acceptedBy: [String: Int] = [:]
     var aggregating: Set<String> = []
     /// Claims parked until a task opens (long polling keeps rounds from waiting on trainers' retry timers).
-    /// Parked claims, each with the timer that wakes it if nothing changes first.
-    var waiters: [Int: (continuation: CheckedContinuation<Void, Never>, timer: Scheduled<Void>)] = [:]
-    var nextWaiter = 0
+    var parkedClaims = ParkedCallers()
     /// Per job, the current round's first lease and its slowest reported training (round overhead).
     var roundStarted: [String: Date] = [:]
     var slowestTraining: [String: Double] = [:]
@@ -292,32 +288,19 @@ public actor Requester {
 
     /// Parks the caller until ``notifyWaiters()`` or `timeout`.
     func waitForChange(timeout: Duration) async {
-        let id = nextWaiter
-        nextWaiter += 1
+        let id = parkedClaims.newID()
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            // An event-loop timer, cancelled when the claim wakes early (a sleeping task would arm a
-            // Dispatch timer per claim and live on until the timeout).
-            let timer = MultiThreadedEventLoopGroup.singleton.any().scheduleTask(in: .nanoseconds(Int64(timeout / .nanoseconds(1)))) {
-                _ = Task { [weak self] in await self?.wake(id) }
-            }
-            waiters[id] = (continuation, timer)
+            parkedClaims.park(id, continuation, timeout: timeout) { Task { [weak self] in await self?.wake(id) } }
         }
     }
 
     func wake(_ id: Int) {
-        guard let waiter = waiters.removeValue(forKey: id) else { return }
-        waiter.timer.cancel()
-        waiter.continuation.resume()
+        parkedClaims.wake(id)
     }
 
     /// Wakes every parked claim: a task may have opened.
     func notifyWaiters() {
-        let parked = waiters
-        waiters = [:]
-        for waiter in parked.values {
-            waiter.timer.cancel()
-            waiter.continuation.resume()
-        }
+        parkedClaims.wakeAll()
     }
 
     func submit(_ signed: SignedMessage<Receipt>, from peer: PeerID) async throws -> TaskResponse {

@@ -4,8 +4,6 @@ public import Gossipsub
 public import Libp2p
 public import Logging
 public import MeshLedger
-import NIOCore
-import NIOPosix
 import MeshLearning
 import MeshNN
 import MeshStorage
@@ -51,11 +49,9 @@ public actor TrainerNode {
     var finished: Set<String> = []
     var shards: [String: Dataset] = [:]
     public private(set) var counters = Counters()
-    /// The run loop's idle pause, if it is in one: ended by its timer, or at
-    /// once by ``learn(_:)`` when a job appears. `id` tells a late timer
-    /// from the pause it was armed for.
-    var idlePause: (id: Int, continuation: CheckedContinuation<Void, Never>, timer: Scheduled<Void>)?
-    var nextPause = 0
+    /// The run loop's idle pause, while it is in one: ended by its timer, or at
+    /// once by ``learn(_:)`` when a job appears.
+    var idlePause = ParkedCallers()
 
     public init(host: Libp2p.Host, identity: PrivateKey, account: LedgerOperator, bootstrap: [PeerID], pubsub: GossipsubService?,
                 cheat: Cheat?, logger: Logger, metrics: NodeMetrics = NodeMetrics(role: .trainer)) {
@@ -107,16 +103,11 @@ public actor TrainerNode {
     /// Waits `duration`, or less when ``learn(_:)`` hears of a new job or the task is cancelled:
     /// a trainer starts on an announced job at once, not up to a pause later.
     func pauseWhileIdle(_ duration: Duration) async {
-        let id = nextPause
-        nextPause += 1
+        let id = idlePause.newID()
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 guard !Task.isCancelled else { return continuation.resume() }
-                // An event-loop timer, cancelled when the pause ends early (no task left sleeping).
-                let timer = MultiThreadedEventLoopGroup.singleton.any().scheduleTask(in: .nanoseconds(Int64(duration / .nanoseconds(1)))) {
-                    _ = Task { [weak self] in await self?.endIdlePause(id) }
-                }
-                idlePause = (id, continuation, timer)
+                idlePause.park(id, continuation, timeout: duration) { Task { [weak self] in await self?.endIdlePause(id) } }
             }
         } onCancel: {
             Task { [weak self] in await self?.endIdlePause(id) }
@@ -125,10 +116,7 @@ public actor TrainerNode {
 
     /// Ends the idle pause `id` (any pause when nil), if the run loop is still in it.
     func endIdlePause(_ id: Int? = nil) {
-        guard let pause = idlePause, id == nil || pause.id == id else { return }
-        idlePause = nil
-        pause.timer.cancel()
-        pause.continuation.resume()
+        if let id { idlePause.wake(id) } else { idlePause.wakeAll() }
     }
 
     /// How often a busy trainer asks its bootstrap peers for new jobs (gossip announcements arrive in between).

@@ -33,8 +33,8 @@ struct TrainerNodeTests {
 
     /// Waits (bounded) until the trainer is in an idle pause.
     static func waitForPause(_ trainer: TrainerNode) async throws {
-        for _ in 0..<400 where await trainer.idlePause == nil { try await Task.sleep(for: .milliseconds(5)) }
-        #expect(await trainer.idlePause != nil, "the trainer never entered its idle pause")
+        for _ in 0..<400 where await trainer.idlePause.isEmpty { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(await !trainer.idlePause.isEmpty, "the trainer never entered its idle pause")
     }
 
     @Test func anAnnouncedJobEndsTheIdlePause() async throws {
@@ -46,15 +46,15 @@ struct TrainerNodeTests {
         try await Self.waitForPause(trainer)
         await trainer.learn(announcement)
         try await withTimeout(.seconds(20), "the idle pause after an announcement") { await pause.value }
-        #expect(await trainer.idlePause == nil)
+        #expect(await trainer.idlePause.isEmpty)
         #expect(await trainer.known["job-0000000000000002"] != nil)
         // The same job heard again is not news: the next pause runs its course (a short one here).
         let again = Task { await trainer.pauseWhileIdle(.milliseconds(50)) }
         try await Self.waitForPause(trainer)
         await trainer.learn(announcement)
-        #expect(await trainer.idlePause != nil, "a job the trainer knew already ended its pause")
+        #expect(await !trainer.idlePause.isEmpty, "a job the trainer knew already ended its pause")
         try await withTimeout(.seconds(20), "a 50 ms idle pause") { await again.value }
-        #expect(await trainer.idlePause == nil)
+        #expect(await trainer.idlePause.isEmpty)
         await host.shutdown()
     }
 
@@ -66,7 +66,7 @@ struct TrainerNodeTests {
         try await Self.waitForPause(trainer)
         pause.cancel()
         try await withTimeout(.seconds(20), "the idle pause after cancellation") { await pause.value }
-        #expect(await trainer.idlePause == nil)
+        #expect(await trainer.idlePause.isEmpty)
         await host.shutdown()
     }
 }
