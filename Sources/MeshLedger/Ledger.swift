@@ -81,15 +81,16 @@ extension Ledger {
     /// One release after another (a ledger without a batch operation; the releases before a failing one stay paid).
     @discardableResult
     public func releaseEscrow(job: String, releases: [EscrowRelease], owner: LedgerOperator) async throws -> TransactionReceipt {
-        guard let first = releases.first else { throw LedgerError(.invalidArgument, "a release batch pays at least one task.") }
-        var last = try await releaseEscrow(job: job, task: first.task, to: first.recipient, amount: first.amount, owner: owner)
-        var paid = last.isIdempotentReplay ? 0 : first.amount
-        for release in releases.dropFirst() {
-            last = try await releaseEscrow(job: job, task: release.task, to: release.recipient, amount: release.amount, owner: owner)
-            if !last.isIdempotentReplay { paid += release.amount }
+        var last: TransactionReceipt?
+        var paid: Int64 = 0
+        for release in releases {
+            let receipt = try await releaseEscrow(job: job, task: release.task, to: release.recipient, amount: release.amount, owner: owner)
+            if !receipt.isIdempotentReplay { paid += release.amount }
+            last = receipt
         }
-        last.amount = paid
-        last.isIdempotentReplay = paid == 0
-        return last
+        guard var receipt = last else { throw LedgerError(.invalidArgument, "a release batch pays at least one task.") }
+        receipt.amount = paid
+        receipt.isIdempotentReplay = paid == 0
+        return receipt
     }
 }

@@ -57,21 +57,20 @@ public enum MeshflOperation: Hashable, Sendable {
         var r = ProtobufReader(bytes)
         var result: MeshflOperation?
         while let f = try r.next() {
-            let fields = try Fields(try f.slice())
-            let (job, task, cid, amount, recipient, account) = (fields.job, fields.task, fields.cid, fields.amount, fields.recipient, fields.account)
+            let op = try Fields(try f.slice())
             switch f.number {
-            case 1: result = .escrowLock(job: job, amount: amount)
-            case 2: result = .escrowRelease(job: job, task: task, recipient: recipient ?? AccountID(num: 0), amount: amount)
+            case 1: result = .escrowLock(job: op.job, amount: op.amount)
+            case 2: result = .escrowRelease(job: op.job, task: op.task, recipient: op.recipient ?? AccountID(num: 0), amount: op.amount)
             case 7:
-                let releases = try fields.releases.map { bytes throws(LedgerError) in
+                let releases = try op.releases.map { bytes throws(LedgerError) in
                     let release = try Fields(bytes)
                     return EscrowRelease(task: release.task, recipient: release.recipient ?? AccountID(num: 0), amount: release.amount)
                 }
-                result = .escrowReleases(job: job, releases: releases)
-            case 3: result = .escrowRefund(job: job)
-            case 4: result = .stake(amount: amount)
-            case 5: result = .unstake(amount: amount)
-            case 6: result = .slash(account: account ?? AccountID(num: 0), amount: amount, evidenceCID: cid)
+                result = .escrowReleases(job: op.job, releases: releases)
+            case 3: result = .escrowRefund(job: op.job)
+            case 4: result = .stake(amount: op.amount)
+            case 5: result = .unstake(amount: op.amount)
+            case 6: result = .slash(account: op.account ?? AccountID(num: 0), amount: op.amount, evidenceCID: op.cid)
             default: break
             }
         }

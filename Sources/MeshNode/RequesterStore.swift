@@ -228,12 +228,6 @@ public final class RequesterStore: Sendable {
         }
     }
 
-    public func markPaid(job: String, round: Int, shard: Int) throws {
-        try write { db in
-            try db.run(sql: "UPDATE updates SET paid = 1 WHERE job = ? AND round = ? AND shard = ?", arguments: [job, round, shard])
-        }
-    }
-
     /// Marks several updates paid in one transaction.
     public func markPaid(_ updates: [UpdateRecord]) throws {
         try write { db in
