@@ -55,6 +55,13 @@ class Server:
             self.process.wait(timeout=10)
 
 
+def cpu_seconds(pid):
+    """User + system CPU seconds process `pid` has used so far (all its threads), from /proc."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run(context):
     bench = f"{context.bin_dir}/meshfl-bench"
     median = context.median
@@ -70,7 +77,11 @@ def run(context):
         "description": "one stream, Noise + yamux, Swift host -> Swift host on 127.0.0.1, "
                        f"{tp['bytes'] >> 20} MiB per run in 1 MiB writes; peer: the same bytes over one raw TCP "
                        "connection of the same transport (no Noise, no yamux), runs alternated; medians; "
-                       "*_cpu_ns_per_byte: CPU time of both ends per byte copied",
+                       "*_cpu_ns_per_byte: CPU time of both ends per byte copied; cipher_*_ns_per_byte: one "
+                       "thread sealing / opening full Noise frames with swift-crypto's ChaCha20-Poly1305 alone "
+                       f"(same run); ceiling: the most one stream could carry on these {tp['cores']} cores if the "
+                       "transport cost only the cipher and the raw copy's kernel work (min of all work / cores "
+                       "and the slower end on one core), ceiling_ratio = ceiling / raw",
         "unit": "GB/s",
         "meshfl": round(tp["libp2p_bytes_per_second"] / 1e9, 3),
         "meshfl_runs": [round(r / 1e9, 3) for r in tp["libp2p_runs"]],
@@ -81,26 +92,54 @@ def run(context):
         "target_ratio": 0.5,
         "meshfl_cpu_ns_per_byte": round(tp["libp2p_cpu_ns_per_byte"], 3),
         "peer_cpu_ns_per_byte": round(tp["raw_tcp_cpu_ns_per_byte"], 3),
+        "cipher_seal_ns_per_byte": round(tp["cipher_seal_ns_per_byte"], 3),
+        "cipher_open_ns_per_byte": round(tp["cipher_open_ns_per_byte"], 3),
+        "ceiling": round(tp["ceiling_bytes_per_second"] / 1e9, 3),
+        "ceiling_ratio": round(tp["ceiling_ratio"], 3),
     })
 
     py_sink = Server([context.python, PEER, "sink"], "py-libp2p sink", context.root)
     swift_sink = Server([bench, "net-sink"], "swift sink", context.root)
     try:
-        mib = "8" if quick else "32"
+        mib = "8" if quick else "64"
+        total = int(mib) << 20
         py_py, swift_py, py_swift = [], [], []
+        # What the py-libp2p end of each run costs (CPU ns per byte): its sink's, read from /proc around
+        # the run, and its sender's, which it reports. py-libp2p runs on one trio thread, so one core
+        # at 1e9 / cost bytes/s is the most a stream with a py end can carry, however fast the other end.
+        py_py_sink_cpu, py_py_send_cpu, swift_py_sink_cpu, py_swift_send_cpu = [], [], [], []
+
+        def send(command, label, sink_cpu=None):
+            before = cpu_seconds(py_sink.process.pid)
+            result = context.run_json(command, label)
+            if sink_cpu is not None:
+                sink_cpu.append((cpu_seconds(py_sink.process.pid) - before) * 1e9 / total)
+            return result
+
         for attempt in range(repeats):
-            py_py.append(context.run_json([context.python, PEER, "send", "--target", py_sink.address, "--mib", mib],
-                                          f"py->py send #{attempt + 1}")["bytes_per_second"])
-            swift_py.append(context.run_json([bench, "net-send", "--target", py_sink.address, "--mib", mib],
-                                             f"swift->py send #{attempt + 1}")["bytes_per_second"])
-            py_swift.append(context.run_json([context.python, PEER, "send", "--target", swift_sink.address, "--mib", mib],
-                                             f"py->swift send #{attempt + 1}")["bytes_per_second"])
-        for name, ours, direction in (("libp2p_stream_throughput_swift_to_py", swift_py, "Swift host -> py-libp2p host"),
-                                      ("libp2p_stream_throughput_py_to_swift", py_swift, "py-libp2p host -> Swift host")):
+            result = send([context.python, PEER, "send", "--target", py_sink.address, "--mib", mib],
+                       f"py->py send #{attempt + 1}", py_py_sink_cpu)
+            py_py.append(result["bytes_per_second"])
+            py_py_send_cpu.append(result["cpu_ns_per_byte"])
+            swift_py.append(send([bench, "net-send", "--target", py_sink.address, "--mib", mib],
+                                 f"swift->py send #{attempt + 1}", swift_py_sink_cpu)["bytes_per_second"])
+            result = send([context.python, PEER, "send", "--target", swift_sink.address, "--mib", mib],
+                       f"py->swift send #{attempt + 1}")
+            py_swift.append(result["bytes_per_second"])
+            py_swift_send_cpu.append(result["cpu_ns_per_byte"])
+        for name, ours, direction, py_end, py_cpu in (
+                ("libp2p_stream_throughput_swift_to_py", swift_py, "Swift host -> py-libp2p host", "sink", swift_py_sink_cpu),
+                ("libp2p_stream_throughput_py_to_swift", py_swift, "py-libp2p host -> Swift host", "sender", py_swift_send_cpu)):
+            py_end_limit = 1e9 / median(py_cpu)
             results.append({
                 "name": name,
                 "description": f"one stream, Noise + yamux, {direction} on 127.0.0.1, {mib} MiB per run in 64 KiB "
-                               "writes; peer: py-libp2p -> py-libp2p, same sink process, runs alternated; medians",
+                               "writes; peer: py-libp2p -> py-libp2p, same sink process, runs alternated; medians. "
+                               f"py_end_cpu_ns_per_byte: CPU of the py-libp2p {py_end} in these runs (one trio thread), "
+                               f"so py_end_limit = 1e9 / that = {py_end_limit / 1e6:.0f} MB/s is the most this stream "
+                               "could carry with a Swift end costing nothing, and limit_ratio = py_end_limit / peer "
+                               "the highest ratio reachable against py->py; peer_sink / peer_sender_cpu_ns_per_byte: "
+                               "the two ends of py->py",
                 "unit": "MB/s",
                 "meshfl": round(median(ours) / 1e6, 2),
                 "meshfl_runs": [round(r / 1e6, 2) for r in ours],
@@ -109,6 +148,11 @@ def run(context):
                 "peer_runs": [round(r / 1e6, 2) for r in py_py],
                 "ratio": round(median(ours) / median(py_py), 3),
                 "target_ratio": 10.0,
+                "py_end_cpu_ns_per_byte": round(median(py_cpu), 3),
+                "py_end_limit": round(py_end_limit / 1e6, 2),
+                "limit_ratio": round(py_end_limit / median(py_py), 3),
+                "peer_sink_cpu_ns_per_byte": round(median(py_py_sink_cpu), 3),
+                "peer_sender_cpu_ns_per_byte": round(median(py_py_send_cpu), 3),
             })
 
         dial = context.run_json([bench, "net-dial", "--count", "50" if quick else "200"], "net-dial swift->swift")

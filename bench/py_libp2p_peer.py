@@ -2,7 +2,8 @@
 
 sink:  listen on 127.0.0.1, serve /meshfl/bench/sink/1.0.0 and /meshfl/bench/echo/1.0.0,
        print "ADDR <full multiaddr>", serve until stdin closes (bounded by --lifetime).
-send:  dial --target, send --mib MiB over one sink stream, print one JSON line with bytes/s.
+send:  dial --target, send --mib MiB over one sink stream, print one JSON line with bytes/s and this
+       process's CPU ns per byte.
 dial:  dial --target --count times (a new connection each time) up to the first echoed byte on a
        negotiated stream; print one JSON line with the percentiles in ms.
 
@@ -105,12 +106,14 @@ async def run_send(args):
     total = args.mib << 20
     chunk = os.urandom(args.chunk)
     rates = []
+    cpu = []  # this process's CPU ns per byte sent, per run
     async with host.run(listen_addrs=[LISTEN]):
         with trio.fail_after(600):
             await host.connect(info)
             for _ in range(args.repeats):
                 stream = await host.new_stream(info.peer_id, [SINK])
                 started = time.perf_counter()
+                cpu_started = time.process_time()
                 await stream.write(total.to_bytes(8, "big"))
                 left = total
                 while left > 0:
@@ -119,12 +122,13 @@ async def run_send(args):
                     left -= n
                 acknowledged = int.from_bytes(await read_exactly(stream, 8), "big")
                 elapsed = time.perf_counter() - started
+                cpu.append((time.process_time() - cpu_started) * 1e9 / total)
                 await stream.close()
                 if acknowledged != total:
                     raise SystemExit(f"py_libp2p_peer: {args.target} acknowledged {acknowledged} of {total} bytes")
                 rates.append(total / elapsed)
-    print(json.dumps({"bytes": total, "chunk": args.chunk, "bytes_per_second": percentile(rates, 0.5), "runs": rates}),
-          flush=True)
+    print(json.dumps({"bytes": total, "chunk": args.chunk, "bytes_per_second": percentile(rates, 0.5), "runs": rates,
+                      "cpu_ns_per_byte": percentile(cpu, 0.5)}), flush=True)
     return 0
 
 

@@ -66,6 +66,13 @@ enum BenchSupport {
         return user + system
     }
 
+    /// CPU seconds the calling thread has used so far.
+    static func threadCPUSeconds() -> Double {
+        var time = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
+        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+    }
+
     /// The arithmetic mean; 0 for an empty list.
     static func mean(_ values: [Double]) -> Double {
         values.isEmpty ? 0 : values.reduce(0, +) / Double(values.count)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Crypto
 import Foundation
 import Libp2p
 import NIOCore
@@ -42,13 +43,64 @@ struct NetThroughputBench: AsyncParsableCommand {
         }
         let rawMedian = BenchSupport.percentile(raw, 0.5)
         let p2pMedian = BenchSupport.percentile(p2p, 0.5)
+        let rawCost = BenchSupport.percentile(rawCPU, 0.5)
+        let cipher = Self.cipherCost(bytes: min(total, 256 << 20))
+        let ceiling = Self.ceiling(rawCost: rawCost, seal: cipher.seal, open: cipher.open,
+                                   cores: ProcessInfo.processInfo.activeProcessorCount)
+        BenchSupport.log(String(format: "cipher alone: seal %.3f ns/B, open %.3f ns/B; ceiling %.2f GB/s = %.3f x raw",
+                                cipher.seal, cipher.open, ceiling / 1e9, ceiling / rawMedian))
         try BenchSupport.printJSON([
             "bytes": total, "chunk": chunk, "muxer": muxer,
             "raw_tcp_bytes_per_second": rawMedian, "libp2p_bytes_per_second": p2pMedian,
             "raw_tcp_runs": raw, "libp2p_runs": p2p, "ratio": p2pMedian / rawMedian,
-            "raw_tcp_cpu_ns_per_byte": BenchSupport.percentile(rawCPU, 0.5),
+            "raw_tcp_cpu_ns_per_byte": rawCost,
             "libp2p_cpu_ns_per_byte": BenchSupport.percentile(p2pCPU, 0.5),
+            "cipher_seal_ns_per_byte": cipher.seal, "cipher_open_ns_per_byte": cipher.open,
+            "cores": ProcessInfo.processInfo.activeProcessorCount,
+            "ceiling_bytes_per_second": ceiling, "ceiling_ratio": ceiling / rawMedian,
         ])
+    }
+
+    /// CPU nanoseconds per byte, on one thread, to seal and to open full Noise transport frames
+    /// (65,519 plaintext bytes) with swift-crypto's ChaCha20-Poly1305: the least any Noise transport
+    /// on its public API pays per byte, at each end, before framing, muxing or the socket.
+    static func cipherCost(bytes: Int) -> (seal: Double, open: Double) {
+        let frame = NoiseTransportWriter.maxPlaintext
+        let frames = max(1, bytes / frame)
+        // 256 distinct frames (16 MiB): more than the caches hold, as bytes fresh from a socket are.
+        let distinct = min(frames, 256)
+        let key = SymmetricKey(size: .bits256)
+        let plaintexts = (0..<distinct).map { i in Data((0..<frame).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ i) }) }
+        func nonce(_ n: Int) -> ChaChaPoly.Nonce {
+            var bytes = [UInt8](repeating: 0, count: 12)
+            for i in 0..<8 { bytes[4 + i] = UInt8(truncatingIfNeeded: n >> (8 * i)) }
+            return try! ChaChaPoly.Nonce(data: bytes)
+        }
+        var boxes: [ChaChaPoly.SealedBox] = []
+        boxes.reserveCapacity(distinct)
+        var start = BenchSupport.threadCPUSeconds()
+        for n in 0..<frames {
+            let box = try! ChaChaPoly.seal(plaintexts[n % distinct], using: key, nonce: nonce(n))
+            if boxes.count < distinct { boxes.append(box) }
+        }
+        let seal = (BenchSupport.threadCPUSeconds() - start) * 1e9 / Double(frames * frame)
+        var opened = 0
+        start = BenchSupport.threadCPUSeconds()
+        for n in 0..<frames {
+            opened &+= try! ChaChaPoly.open(boxes[n % distinct], using: key).count
+        }
+        let open = (BenchSupport.threadCPUSeconds() - start) * 1e9 / Double(frames * frame)
+        precondition(opened == frames * frame, "a sealed frame did not open to its length")
+        return (seal, open)
+    }
+
+    /// The most one stream could carry if the transport cost nothing but the cipher and the kernel's
+    /// own per-byte work (`rawCost`, both ends, measured on the raw TCP copy): the sender seals, the
+    /// receiver opens, each also paying about half the kernel's work, on at most `cores` cores.
+    static func ceiling(rawCost: Double, seal: Double, open: Double, cores: Int) -> Double {
+        let allWork = rawCost + seal + open
+        let slowerEnd = max(seal, open) + rawCost / 2
+        return min(Double(cores) / allWork, 1 / slowerEnd) * 1e9
     }
 
     /// Copies `total` bytes over one TCP connection of our transport; returns bytes per second.
