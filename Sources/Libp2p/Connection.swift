@@ -47,6 +47,9 @@ public actor Connection {
     public nonisolated let direction: Direction
     /// `/yamux/1.0.0` or `/mplex/6.7.0`.
     public nonisolated let muxerProtocol: String
+    /// Whether both sides offered their muxers in the Noise handshake and agreed there (a round trip
+    /// sooner) rather than by multistream-select after it.
+    public nonisolated let muxerAgreedInHandshake: Bool
 
     let tcp: TCPConnection
     private var muxer: any StreamMuxerStateMachine
@@ -78,6 +81,7 @@ public actor Connection {
         localAddress = tcp.localAddress
         self.direction = direction
         muxerProtocol = upgraded.muxerProtocol
+        muxerAgreedInHandshake = upgraded.muxerAgreedInHandshake
         self.muxer = muxer
         writer = upgraded.writer
         pendingInput = upgraded.leftover

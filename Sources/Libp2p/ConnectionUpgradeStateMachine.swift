@@ -1,13 +1,19 @@
 import NIOCore
 
 /// The whole connection upgrade as one state machine with no I/O: multistream-select for `/noise`,
-/// the Noise XX handshake, then multistream-select for the muxer inside the secure channel.
+/// the Noise XX handshake, then the muxer: agreed inside the handshake when both sides offer theirs
+/// there, else by multistream-select inside the secure channel.
 ///
 /// Each side sends as early as the protocols allow, so the upgrade costs the fewest round trips:
-/// the dialer pipelines its multistream header, the `/noise` proposal and Noise message 1; it
-/// sends Noise message 3 together with its (encrypted) muxer proposal; the listener answers
-/// message 1 in the same flight as its multistream reply, and its muxer header and selection in
-/// one frame. Bytes that follow the muxer selection are handed over untouched in the result.
+/// the dialer pipelines its multistream header, the `/noise` proposal and Noise message 1; the
+/// listener answers message 1 in the same flight as its multistream reply.
+///
+/// The muxer (libp2p's inlined muxer negotiation): the listener offers its muxers in message 2's
+/// payload, the dialer its own in message 3's, and the muxer is the first of the dialer's that the
+/// listener offered, with no further round trip: the dialer may send muxer frames right behind
+/// message 3. If either side offered none (py-libp2p 0.8.1 offers none), multistream-select picks
+/// it: the dialer sends its proposal with message 3, the listener its header and selection in one
+/// frame. Bytes that follow the agreement are handed over untouched in the result.
 ///
 /// ```swift
 /// var upgrade = ConnectionUpgradeStateMachine(isDialer: true, identity: key, expectedPeer: id, muxers: ["/yamux/1.0.0"])
@@ -33,13 +39,18 @@ struct ConnectionUpgradeStateMachine: Sendable {
 
     private let isDialer: Bool
     private let muxers: [String]
+    private let offersMuxersInHandshake: Bool
     private var state: State
 
-    /// An upgrade for the dialling side (`isDialer`, checking `expectedPeer` if given) or the listening side.
-    init(isDialer: Bool, handshake: NoiseHandshake, muxers: [String]) {
+    /// An upgrade for the dialling side (`isDialer`) or the listening side, offering `muxers` (most
+    /// preferred first) in the handshake too unless `inlineMuxerNegotiation` is false.
+    init(isDialer: Bool, handshake: NoiseHandshake, muxers: [String], inlineMuxerNegotiation: Bool = true) {
         precondition(!muxers.isEmpty, "at least one muxer must be offered")
         self.isDialer = isDialer
         self.muxers = muxers
+        offersMuxersInHandshake = inlineMuxerNegotiation
+        var handshake = handshake
+        handshake.streamMuxers = inlineMuxerNegotiation ? muxers : []
         let security = isDialer
             ? MultistreamStateMachine(dialerProposing: [ConnectionUpgrader.noiseProtocol])
             : MultistreamStateMachine(listenerSupporting: [ConnectionUpgrader.noiseProtocol])
@@ -47,9 +58,24 @@ struct ConnectionUpgradeStateMachine: Sendable {
     }
 
     /// An upgrade with a fresh Noise handshake for `identity`.
-    init(isDialer: Bool, identity: PrivateKey, expectedPeer: PeerID?, muxers: [String]) {
+    init(isDialer: Bool, identity: PrivateKey, expectedPeer: PeerID?, muxers: [String], inlineMuxerNegotiation: Bool = true) {
         let handshake = NoiseHandshake(role: isDialer ? .initiator : .responder, identity: identity, expectedPeer: expectedPeer)
-        self.init(isDialer: isDialer, handshake: handshake, muxers: muxers)
+        self.init(isDialer: isDialer, handshake: handshake, muxers: muxers, inlineMuxerNegotiation: inlineMuxerNegotiation)
+    }
+
+    /// The muxer both handshake payloads agree on: the first of the dialer's offer that the listener
+    /// offered too; `nil` if either side offered none, so multistream-select must pick it.
+    ///
+    /// - Throws: ``Libp2pError/Code/protocolNegotiationFailed`` if both offered and nothing is common
+    ///   (the spec fails the handshake then).
+    private func inlinedMuxer(_ secured: NoiseHandshake.Result) throws(Libp2pError) -> String? {
+        guard offersMuxersInHandshake, !secured.remoteStreamMuxers.isEmpty else { return nil }
+        let (dialerOffer, listenerOffer) = isDialer ? (muxers, secured.remoteStreamMuxers) : (secured.remoteStreamMuxers, muxers)
+        guard let muxer = dialerOffer.first(where: listenerOffer.contains) else {
+            throw Libp2pError(.protocolNegotiationFailed,
+                              "no stream muxer in common: this side offers \(muxers), the remote \(secured.remoteStreamMuxers)")
+        }
+        return muxer
     }
 
     /// The bytes to send as soon as the socket is up: the multistream header (and, for the dialer,
@@ -97,8 +123,18 @@ struct ConnectionUpgradeStateMachine: Sendable {
                     if buffer.readableBytes == before { return action }
                     continue
                 }
-                let reader = NoiseTransportReader(cipher: secured.receiveCipher, raw: ByteBuffer())
+                var reader = NoiseTransportReader(cipher: secured.receiveCipher, raw: ByteBuffer())
                 var writer = NoiseTransportWriter(cipher: secured.sendCipher)
+                if let muxer = try inlinedMuxer(secured) {
+                    // Agreed in the handshake: whatever follows is already the muxer's (encrypted).
+                    reader.raw.append(adopting: &buffer)
+                    buffer = ByteBuffer()
+                    state = .done
+                    action.result = ConnectionUpgrader.Result(remotePeer: secured.remotePeer, remoteKey: secured.remoteKey, reader: reader,
+                                                              writer: writer, muxerProtocol: muxer, muxerAgreedInHandshake: true,
+                                                              leftover: ByteBuffer())
+                    return action
+                }
                 var muxer = isDialer
                     ? MultistreamStateMachine(dialerProposing: muxers)
                     : MultistreamStateMachine(listenerSupporting: muxers)

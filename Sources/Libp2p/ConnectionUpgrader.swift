@@ -20,6 +20,8 @@ struct ConnectionUpgrader: Sendable {
         var reader: NoiseTransportReader
         var writer: NoiseTransportWriter
         var muxerProtocol: String
+        /// The muxer was agreed in the Noise handshake payloads, not by multistream-select after it.
+        var muxerAgreedInHandshake = false
         var leftover: ByteBuffer
     }
 

@@ -21,6 +21,10 @@ public actor Host {
     public struct Configuration: Sendable {
         /// Muxers in order of preference.
         public var muxers: [String] = [ConnectionUpgrader.yamuxProtocol, ConnectionUpgrader.mplexProtocol]
+        /// Offer `muxers` inside the Noise handshake (libp2p's inlined muxer negotiation), so that with a
+        /// peer that does the same a connection is ready one round trip sooner; peers that offer none
+        /// still get multistream-select after the handshake.
+        public var inlineMuxerNegotiation = true
         /// Limit on a TCP connect.
         public var dialTimeout: Duration = .seconds(10)
         /// Limit on the security and muxer handshakes of a connection.
@@ -247,7 +251,8 @@ public actor Host {
     private nonisolated func upgradeMachine(isDialer: Bool, expectedPeer: PeerID?) -> ConnectionUpgradeStateMachine {
         let handshake = NoiseHandshake(role: isDialer ? .initiator : .responder, credentials: noiseCredentials,
                                        expectedPeer: expectedPeer, knownSignatures: knownSignatures)
-        return ConnectionUpgradeStateMachine(isDialer: isDialer, handshake: handshake, muxers: configuration.muxers)
+        return ConnectionUpgradeStateMachine(isDialer: isDialer, handshake: handshake, muxers: configuration.muxers,
+                                             inlineMuxerNegotiation: configuration.inlineMuxerNegotiation)
     }
 
     private func acceptInbound(_ tcp: TCPConnection, upgraded: EventLoopFuture<ConnectionUpgrader.Result>) async {
@@ -308,7 +313,7 @@ public actor Host {
             }
         )
         if let replaced { await replaced.close() }
-        logger.info("connected to \(peer) (\(direction), \(upgraded.muxerProtocol))")
+        logger.info("connected to \(peer) (\(direction), \(upgraded.muxerProtocol)\(upgraded.muxerAgreedInHandshake ? " agreed in the handshake" : ""))")
         if configuration.identifyOnConnect {
             Task { await self.identifyOnConnect(peer, over: connection) }
         }

@@ -26,6 +26,8 @@ public struct NoiseHandshake: Sendable {
         public var sendCipher: NoiseCipherState
         /// Cipher for what we receive.
         public var receiveCipher: NoiseCipherState
+        /// The stream muxers the remote offered in its payload, most preferred first; empty if none.
+        public var remoteStreamMuxers: [String] = []
     }
 
     /// What to do after feeding bytes.
@@ -49,6 +51,15 @@ public struct NoiseHandshake: Sendable {
     private var symmetric = NoiseSymmetricState()
     private var step: Step
     private var remoteEphemeral: Curve25519.KeyAgreement.PublicKey?
+    /// Stream muxers offered in this side's payload (message 2 or 3), most preferred first; empty offers
+    /// none. See ``ConnectionUpgradeStateMachine`` for how the offers of both sides pick the muxer.
+    var streamMuxers: [String] = []
+
+    /// This side's payload: the host's signed identity, then the muxers it offers, if any.
+    private var payload: [UInt8] {
+        streamMuxers.isEmpty ? credentials.payload
+            : credentials.payload + NoiseHandshakePayload.extensionsBytes(streamMuxers: streamMuxers)
+    }
 
     /// Creates a handshake. Keys may be fixed for tests; by default fresh ones are generated.
     public init(
@@ -112,7 +123,7 @@ public struct NoiseHandshake: Sendable {
             symmetric.mixKey(try Self.dh(ephemeralKey, re))
             out += try symmetric.encryptAndHash(credentials.staticPublicKey)
             symmetric.mixKey(try Self.dh(credentials.staticKey, re))
-            out += try symmetric.encryptAndHash(credentials.payload)
+            out += try symmetric.encryptAndHash(payload)
             step = .awaitMessage3
             return Action(output: Self.frame(out), result: nil)
 
@@ -125,8 +136,8 @@ public struct NoiseHandshake: Sendable {
             let rsBytes = try symmetric.decryptAndHash(Array(frame[32..<80]))
             let rs = try Self.publicKey(rsBytes)
             symmetric.mixKey(try Self.dh(ephemeralKey, rs))
-            let payload = try NoiseHandshakePayload(protobuf: try symmetric.decryptAndHash(Array(frame[80...])))
-            let remoteKey = try payload.verify(staticKey: rsBytes, knownGood: knownSignatures)
+            let remotePayload = try NoiseHandshakePayload(protobuf: try symmetric.decryptAndHash(Array(frame[80...])))
+            let remoteKey = try remotePayload.verify(staticKey: rsBytes, knownGood: knownSignatures)
             let remotePeer = remoteKey.peerID
             if let expectedPeer, expectedPeer != remotePeer {
                 throw Libp2pError(.peerIDMismatch, "dialled \(expectedPeer) but the remote is \(remotePeer); check the /p2p/ part of the address")
@@ -135,10 +146,11 @@ public struct NoiseHandshake: Sendable {
             var out: [UInt8] = []
             out += try symmetric.encryptAndHash(credentials.staticPublicKey)
             symmetric.mixKey(try Self.dh(credentials.staticKey, re))
-            out += try symmetric.encryptAndHash(credentials.payload)
+            out += try symmetric.encryptAndHash(payload)
             step = .done
             let (c1, c2) = symmetric.split()
-            return Action(output: Self.frame(out), result: Result(remotePeer: remotePeer, remoteKey: remoteKey, sendCipher: c1, receiveCipher: c2))
+            return Action(output: Self.frame(out), result: Result(remotePeer: remotePeer, remoteKey: remoteKey, sendCipher: c1,
+                                                                  receiveCipher: c2, remoteStreamMuxers: remotePayload.streamMuxers))
 
         case .awaitMessage3:
             guard frame.count >= 48 + 16 else { throw Libp2pError(.handshakeFailed, "Noise message 3 too short (\(frame.count) bytes)") }
@@ -147,15 +159,16 @@ public struct NoiseHandshake: Sendable {
             guard let re = remoteEphemeral else { throw Libp2pError(.handshakeFailed, "internal: no remote ephemeral key") }
             _ = re
             symmetric.mixKey(try Self.dh(ephemeralKey, rs))
-            let payload = try NoiseHandshakePayload(protobuf: try symmetric.decryptAndHash(Array(frame[48...])))
-            let remoteKey = try payload.verify(staticKey: rsBytes, knownGood: knownSignatures)
+            let remotePayload = try NoiseHandshakePayload(protobuf: try symmetric.decryptAndHash(Array(frame[48...])))
+            let remoteKey = try remotePayload.verify(staticKey: rsBytes, knownGood: knownSignatures)
             let remotePeer = remoteKey.peerID
             if let expectedPeer, expectedPeer != remotePeer {
                 throw Libp2pError(.peerIDMismatch, "expected \(expectedPeer) but the remote is \(remotePeer)")
             }
             step = .done
             let (c1, c2) = symmetric.split()
-            return Action(output: ByteBuffer(), result: Result(remotePeer: remotePeer, remoteKey: remoteKey, sendCipher: c2, receiveCipher: c1))
+            return Action(output: ByteBuffer(), result: Result(remotePeer: remotePeer, remoteKey: remoteKey, sendCipher: c2,
+                                                               receiveCipher: c1, remoteStreamMuxers: remotePayload.streamMuxers))
 
         case .start, .done:
             throw Libp2pError(.handshakeFailed, "unexpected Noise handshake message")

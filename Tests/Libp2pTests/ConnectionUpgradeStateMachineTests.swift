@@ -15,12 +15,14 @@ struct ConnectionUpgradeStateMachineTests {
         return Array(b.readableBytesView)
     }
 
+    /// A dialer and a listener; `inline` says which of them offer their muxers in the handshake.
     static func pair(dialerMuxers: [String] = [yamux, mplex], listenerMuxers: [String] = [yamux, mplex],
-                     expected: PeerID? = NoiseHandshakeTests.responderIdentity.peerID)
+                     expected: PeerID? = NoiseHandshakeTests.responderIdentity.peerID,
+                     inline: (dialer: Bool, listener: Bool) = (false, false))
         -> (ConnectionUpgradeStateMachine, ConnectionUpgradeStateMachine) {
         let (i, r) = NoiseHandshakeTests.pair(expected: expected)
-        return (ConnectionUpgradeStateMachine(isDialer: true, handshake: i, muxers: dialerMuxers),
-                ConnectionUpgradeStateMachine(isDialer: false, handshake: r, muxers: listenerMuxers))
+        return (ConnectionUpgradeStateMachine(isDialer: true, handshake: i, muxers: dialerMuxers, inlineMuxerNegotiation: inline.dialer),
+                ConnectionUpgradeStateMachine(isDialer: false, handshake: r, muxers: listenerMuxers, inlineMuxerNegotiation: inline.listener))
     }
 
     @Test func dialerPipelinesHeaderProposalAndNoiseMessage1() {
@@ -59,7 +61,7 @@ struct ConnectionUpgradeStateMachineTests {
         return (try #require(dialerResult), try #require(listenerResult), dialerFlights, listenerFlights)
     }
 
-    @Test func upgradeTakesTwoFlightsEachWayAndAgreesOnPeersAndMuxer() throws {
+    @Test func multistreamUpgradeTakesTwoFlightsEachWayAndAgreesOnPeersAndMuxer() throws {
         var (dialer, listener) = Self.pair()
         let r = try Self.run(&dialer, &listener)
         #expect(r.dialer.remotePeer == NoiseHandshakeTests.responderIdentity.peerID)
@@ -127,6 +129,72 @@ struct ConnectionUpgradeStateMachineTests {
         var (dialer, listener) = Self.pair(listenerMuxers: [Self.mplex])
         let r = try Self.run(&dialer, &listener)
         #expect(r.dialer.muxerProtocol == Self.mplex && r.listener.muxerProtocol == Self.mplex)
+    }
+
+    // MARK: Muxers agreed in the handshake (inlined muxer negotiation)
+
+    @Test func muxersOfferedInTheHandshakeSaveTheListenersSecondFlight() throws {
+        var (dialer, listener) = Self.pair(inline: (true, true))
+        let r = try Self.run(&dialer, &listener)
+        #expect(r.dialer.muxerProtocol == Self.yamux && r.listener.muxerProtocol == Self.yamux)
+        #expect(r.dialer.remotePeer == NoiseHandshakeTests.responderIdentity.peerID)
+        #expect(r.listener.remotePeer == NoiseHandshakeTests.initiatorIdentity.peerID)
+        // Listener: multistream reply + message 2 and nothing more; dialer: message 3 alone.
+        #expect(r.listenerFlights == 1)
+        #expect(r.dialerFlights == 1)
+        var dialerWriter = r.dialer.writer, listenerReader = r.listener.reader
+        listenerReader.raw = try dialerWriter.seal(ByteBuffer(string: "hello"))
+        #expect(String(buffer: try listenerReader.decryptAvailable()) == "hello")
+        var listenerWriter = r.listener.writer, dialerReader = r.dialer.reader
+        dialerReader.raw = try listenerWriter.seal(ByteBuffer(string: "world"))
+        #expect(String(buffer: try dialerReader.decryptAvailable()) == "world")
+    }
+
+    @Test func dialerIsReadyWithMessage3AndItsMuxerFramesFollowInTheSameFlight() throws {
+        var (dialer, listener) = Self.pair(inline: (true, true))
+        var toListener = dialer.start()
+        var toDialer = listener.start()
+        toDialer.writeImmutableBuffer(try listener.receive(&toListener).output)
+        let d = try dialer.receive(&toDialer)
+        var dialerResult = try #require(d.result, "the dialer needs no answer after message 2")
+        #expect(dialerResult.leftover.readableBytes == 0)
+        toListener.writeImmutableBuffer(d.output)
+        toListener.writeImmutableBuffer(try dialerResult.writer.seal(ByteBuffer(bytes: [1, 2, 3])))
+        let l = try listener.receive(&toListener)
+        var listenerResult = try #require(l.result)
+        #expect(l.output.readableBytes == 0)
+        #expect(toListener.readableBytes == 0, "the muxer's bytes go to the result, not left behind")
+        #expect(Array(try listenerResult.reader.decryptAvailable().readableBytesView) == [1, 2, 3])
+    }
+
+    @Test func inlinedMuxerIsTheDialersFirstChoiceTheListenerOffers() throws {
+        // The listener prefers mplex, the dialer yamux: the dialer's order wins, as the spec's rule says and
+        // go-libp2p does (the spec's own example, left from an earlier draft, picks the listener's).
+        var (dialer, listener) = Self.pair(dialerMuxers: [Self.yamux, Self.mplex], listenerMuxers: [Self.mplex, Self.yamux],
+                                           inline: (true, true))
+        var r = try Self.run(&dialer, &listener)
+        #expect(r.dialer.muxerProtocol == Self.yamux && r.listener.muxerProtocol == Self.yamux)
+        (dialer, listener) = Self.pair(dialerMuxers: [Self.mplex, Self.yamux], listenerMuxers: [Self.yamux], inline: (true, true))
+        r = try Self.run(&dialer, &listener)
+        #expect(r.dialer.muxerProtocol == Self.yamux && r.listener.muxerProtocol == Self.yamux)
+        #expect(r.listenerFlights == 1)
+    }
+
+    @Test(arguments: [(true, false), (false, true)])
+    func aSideOfferingNoMuxersGetsMultistreamSelect(dialerInline: Bool, listenerInline: Bool) throws {
+        var (dialer, listener) = Self.pair(inline: (dialerInline, listenerInline))
+        let r = try Self.run(&dialer, &listener)
+        #expect(r.dialer.muxerProtocol == Self.yamux && r.listener.muxerProtocol == Self.yamux)
+        #expect(r.listenerFlights == 2, "the muxer took the multistream round")
+    }
+
+    @Test func inlinedOffersWithNothingInCommonFailTheHandshake() throws {
+        var (dialer, listener) = Self.pair(dialerMuxers: [Self.yamux], listenerMuxers: [Self.mplex], inline: (true, true))
+        var toListener = dialer.start()
+        var toDialer = listener.start()
+        toDialer.writeImmutableBuffer(try listener.receive(&toListener).output)
+        // The dialer learns the listener's offer from message 2 and fails before sending message 3.
+        #expect { _ = try dialer.receive(&toDialer) } throws: { ($0 as? Libp2pError)?.code == .protocolNegotiationFailed }
     }
 
     @Test func noCommonMuxerFails() throws {

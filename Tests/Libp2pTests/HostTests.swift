@@ -73,6 +73,29 @@ struct HostTests {
         await server.shutdown()
     }
 
+    /// Over real sockets: hosts that both offer their muxers in the Noise handshake agree there; a host
+    /// that does not (as py-libp2p 0.8.1) gets multistream-select, whichever side it is on.
+    @Test(arguments: [(true, true), (false, true), (true, false)])
+    func muxerAgreedInTheHandshakeWhenBothOfferIt(clientOffers: Bool, serverOffers: Bool) async throws {
+        let server = try await TestSupport.host(muxers: [ConnectionUpgrader.mplexProtocol, ConnectionUpgrader.yamuxProtocol]) {
+            $0.inlineMuxerNegotiation = serverOffers
+        }
+        let client = try await TestSupport.host { $0.inlineMuxerNegotiation = clientOffers }
+        let peer = try await client.connect(to: await server.fullAddresses[0])
+        let outbound = try #require(await client.existingConnection(to: peer))
+        #expect(outbound.muxerAgreedInHandshake == (clientOffers && serverOffers))
+        // Either way the client's first choice, yamux, which the server supports too.
+        #expect(outbound.muxerProtocol == ConnectionUpgrader.yamuxProtocol)
+        #expect(await TestSupport.eventually { await server.existingConnection(to: client.peerID) != nil })
+        let inbound = try #require(await server.existingConnection(to: client.peerID))
+        #expect(inbound.muxerAgreedInHandshake == outbound.muxerAgreedInHandshake)
+        #expect(inbound.muxerProtocol == ConnectionUpgrader.yamuxProtocol)
+        let r = try await TestSupport.echo(TestSupport.payload(100_000, seed: 7), to: peer, from: client)
+        #expect(r.sent == r.received)
+        await client.shutdown()
+        await server.shutdown()
+    }
+
     @Test func simultaneousDialsShareOneConnection() async throws {
         let server = try await TestSupport.host()
         let client = try await TestSupport.host()

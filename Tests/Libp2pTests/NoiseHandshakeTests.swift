@@ -102,6 +102,52 @@ struct NoiseHandshakeTests {
         #expect(throws: Libp2pError.self) { try decoded.verify(staticKey: [UInt8](repeating: 8, count: 32)) }
         #expect(throws: Libp2pError.self) { try NoiseHandshakePayload(protobuf: [0x0a, 0x01]) }
     }
+
+    @Test func streamMuxersTravelInTheExtensionsField() throws {
+        var p = NoiseHandshakePayload(identityKey: [1, 2], identitySignature: [3])
+        p.streamMuxers = ["/yamux/1.0.0", "/mplex/6.7.0"]
+        // identity_key = 1, identity_sig = 2, extensions = 4 { stream_muxers = 2 (repeated string) }.
+        let expected: [UInt8] = [0x0a, 0x02, 1, 2, 0x12, 0x01, 3, 0x22, 28]
+            + [0x12, 12] + Array("/yamux/1.0.0".utf8) + [0x12, 12] + Array("/mplex/6.7.0".utf8)
+        #expect(p.protobufBytes == expected)
+        #expect(try NoiseHandshakePayload(protobuf: expected) == p)
+        // No muxers, no extensions field: the payload of peers that do not negotiate in the handshake.
+        #expect(NoiseHandshakePayload(identityKey: [1, 2], identitySignature: [3]).protobufBytes == [0x0a, 0x02, 1, 2, 0x12, 0x01, 3])
+    }
+
+    @Test func otherExtensionsAreSkippedAndSplitExtensionsMerge() throws {
+        // extensions { webtransport_certhashes = 1: [0xaa], stream_muxers: "/yamux/1.0.0", early_data = 3: [0xbb] },
+        // then a second extensions field adding "/mplex/6.7.0", as protobuf's merge rules allow.
+        let first: [UInt8] = [0x0a, 0x01, 0xaa, 0x12, 12] + Array("/yamux/1.0.0".utf8) + [0x1a, 0x01, 0xbb]
+        let second: [UInt8] = [0x12, 12] + Array("/mplex/6.7.0".utf8)
+        let bytes: [UInt8] = [0x0a, 0x01, 7, 0x22, UInt8(first.count)] + first + [0x12, 0x01, 8, 0x22, UInt8(second.count)] + second
+        let p = try NoiseHandshakePayload(protobuf: bytes)
+        #expect(p.identityKey == [7] && p.identitySignature == [8])
+        #expect(p.streamMuxers == ["/yamux/1.0.0", "/mplex/6.7.0"])
+        // An empty muxer name is refused, not offered.
+        #expect(throws: Libp2pError.self) { try NoiseHandshakePayload(protobuf: [0x0a, 0x01, 7, 0x12, 0x01, 8, 0x22, 0x02, 0x12, 0x00]) }
+    }
+
+    @Test func theHandshakeCarriesEachSidesMuxerOffer() throws {
+        var (i, r) = Self.pair()
+        i.streamMuxers = ["/yamux/1.0.0", "/mplex/6.7.0"]
+        r.streamMuxers = ["/mplex/6.7.0"]
+        var m1 = i.start()
+        var m2 = try r.receive(&m1).output
+        let initiatorStep = try i.receive(&m2)
+        var m3 = initiatorStep.output
+        let responderDone = try #require(try r.receive(&m3).result)
+        #expect(try #require(initiatorStep.result).remoteStreamMuxers == ["/mplex/6.7.0"])
+        #expect(responderDone.remoteStreamMuxers == ["/yamux/1.0.0", "/mplex/6.7.0"])
+        // Without offers the payloads carry none, as py-libp2p 0.8.1's do.
+        (i, r) = Self.pair()
+        m1 = i.start()
+        m2 = try r.receive(&m1).output
+        let plain = try i.receive(&m2)
+        m3 = plain.output
+        #expect(try #require(plain.result).remoteStreamMuxers.isEmpty)
+        #expect(try #require(try r.receive(&m3).result).remoteStreamMuxers.isEmpty)
+    }
 }
 
 extension NoiseCipherState {
