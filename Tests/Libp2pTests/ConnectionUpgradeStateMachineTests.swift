@@ -61,14 +61,18 @@ struct ConnectionUpgradeStateMachineTests {
         return (try #require(dialerResult), try #require(listenerResult), dialerFlights, listenerFlights)
     }
 
-    @Test func multistreamUpgradeTakesTwoFlightsEachWayAndAgreesOnPeersAndMuxer() throws {
-        var (dialer, listener) = Self.pair()
+    /// Without offers in the handshake the listener answers twice (multistream reply + message 2, then
+    /// the muxer header + selection) and the dialer once (message 3 + its muxer proposal); with them
+    /// the listener's second flight is gone and the dialer sends message 3 alone.
+    @Test(arguments: [false, true])
+    func upgradeAgreesOnPeersMuxerAndCiphers(inline: Bool) throws {
+        var (dialer, listener) = Self.pair(inline: (inline, inline))
         let r = try Self.run(&dialer, &listener)
         #expect(r.dialer.remotePeer == NoiseHandshakeTests.responderIdentity.peerID)
         #expect(r.listener.remotePeer == NoiseHandshakeTests.initiatorIdentity.peerID)
         #expect(r.dialer.muxerProtocol == Self.yamux && r.listener.muxerProtocol == Self.yamux)
-        // Listener: multistream reply + message 2, then muxer header + selection. Dialer: message 3 + muxer proposal.
-        #expect(r.listenerFlights == 2)
+        #expect(r.dialer.muxerAgreedInHandshake == inline && r.listener.muxerAgreedInHandshake == inline)
+        #expect(r.listenerFlights == (inline ? 1 : 2))
         #expect(r.dialerFlights == 1)
 
         // The transport ciphers match in both directions.
@@ -132,23 +136,6 @@ struct ConnectionUpgradeStateMachineTests {
     }
 
     // MARK: Muxers agreed in the handshake (inlined muxer negotiation)
-
-    @Test func muxersOfferedInTheHandshakeSaveTheListenersSecondFlight() throws {
-        var (dialer, listener) = Self.pair(inline: (true, true))
-        let r = try Self.run(&dialer, &listener)
-        #expect(r.dialer.muxerProtocol == Self.yamux && r.listener.muxerProtocol == Self.yamux)
-        #expect(r.dialer.remotePeer == NoiseHandshakeTests.responderIdentity.peerID)
-        #expect(r.listener.remotePeer == NoiseHandshakeTests.initiatorIdentity.peerID)
-        // Listener: multistream reply + message 2 and nothing more; dialer: message 3 alone.
-        #expect(r.listenerFlights == 1)
-        #expect(r.dialerFlights == 1)
-        var dialerWriter = r.dialer.writer, listenerReader = r.listener.reader
-        listenerReader.raw = try dialerWriter.seal(ByteBuffer(string: "hello"))
-        #expect(String(buffer: try listenerReader.decryptAvailable()) == "hello")
-        var listenerWriter = r.listener.writer, dialerReader = r.dialer.reader
-        dialerReader.raw = try listenerWriter.seal(ByteBuffer(string: "world"))
-        #expect(String(buffer: try dialerReader.decryptAvailable()) == "world")
-    }
 
     @Test func dialerIsReadyWithMessage3AndItsMuxerFramesFollowInTheSameFlight() throws {
         var (dialer, listener) = Self.pair(inline: (true, true))
