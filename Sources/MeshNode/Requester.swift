@@ -58,8 +58,15 @@ public actor Requester {
     /// How long the audit and payment senders let work gather before they send:
     /// events and accepted results come in bursts, one ledger transaction can carry a burst.
     var linger: Duration = .milliseconds(20)
-    /// Set by ``stop()``: no more maintenance or audit sending.
+    /// Set by ``stop()``: no more maintenance, requests or audit sending.
     var stopped = false
+    /// Requests being answered and rounds finishing outside the maintenance loop; ``stop()`` waits for them.
+    var inFlight = 0
+    /// ``stop()``, parked until ``inFlight`` is 0.
+    var drainWaiters = ParkedCallers()
+    /// The longest ``stop()`` waits for requests still being answered: a re-execution through an
+    /// unresponsive validator can take the validator's whole timeout.
+    static let stopWait: Duration = .seconds(30)
     /// Jobs whose escrow is being settled (finishJob).
     var finishing: Set<String> = []
     /// Accepted updates whose payment is under way (job/round/shard), so none is sent twice at once.
@@ -108,18 +115,45 @@ public actor Requester {
         }
     }
 
-    /// Stops serving rounds, sending audit events and paying; returns once the
-    /// maintenance pass, the audit event and the payment under way (if any)
-    /// are done, so nothing changes afterwards.
+    /// Stops serving rounds, answering trainers, sending audit events and paying;
+    /// returns once the maintenance pass, the requests being answered (at most
+    /// ``stopWait``), the audit event and the payment under way (if any) are
+    /// done, so nothing changes afterwards. Requests that come later are told
+    /// to wait; parked claims are answered at once.
     public func stop() async {
         stopped = true
+        notifyWaiters()
         let loop = self.loop
         loop?.cancel()
         await loop?.value
+        if inFlight > 0 {
+            let id = drainWaiters.newID()
+            await withCheckedContinuation { drainWaiters.park(id, $0, timeout: Self.stopWait) { Task { [weak self] in await self?.drained(id) } } }
+            if inFlight > 0 {
+                logger.warning("stopping while \(inFlight) requests are still being answered after \(Self.stopWait)")
+            }
+        }
         for sender in [auditSender, paymentSender] {
             sender?.cancel()
             await sender?.value
         }
+    }
+
+    /// Counts a request or round as under way; false once ``stop()`` began.
+    func beginWork() -> Bool {
+        guard !stopped else { return false }
+        inFlight += 1
+        return true
+    }
+
+    /// Ends what ``beginWork()`` began; the last one lets a waiting ``stop()`` go on.
+    func endWork() {
+        inFlight -= 1
+        if inFlight == 0 { drainWaiters.wakeAll() }
+    }
+
+    func drained(_ id: Int) {
+        drainWaiters.wake(id)
     }
 
     // MARK: Maintenance
@@ -199,6 +233,10 @@ public actor Requester {
 
     func handle(_ bytes: [UInt8], from peer: PeerID) async -> [UInt8] {
         let response: TaskResponse
+        guard beginWork() else {
+            return Array((try? CanonicalJSON.encode(TaskResponse.wait(seconds: 1, reason: "this requester is stopping"))) ?? Data())
+        }
+        defer { endWork() }
         do {
             let request = try JSONDecoder().decode(TaskRequest.self, from: Data(bytes))
             switch request {
@@ -241,7 +279,8 @@ public actor Requester {
             }
             stakeChecks[claim.account] = (at: now(), staked: stake.staked)
         }
-        // Read the board only now: the actor may have run other requests during the await.
+        // Read the board only now: the actor may have run other requests during the await (or begun to stop).
+        if stopped { return .wait(seconds: 1, reason: "this requester is stopping") }
         for attempt in 0..<2 {
         guard var record = jobs[claim.job] else { return notRunning(claim.job) }
         let leaseID = SigV4Signer.hex((0..<6).map { _ in UInt8.random(in: 0...255) })
@@ -253,6 +292,7 @@ public actor Requester {
             if attempt == 0 {
                 logger.debug("claim parked", metadata: ["job": "\(claim.job)", "trainer": "\(trainer)"])
                 await waitForChange(timeout: .seconds(2))
+                if stopped { return .wait(seconds: 1, reason: "this requester is stopping") }
                 continue
             }
             return .wait(seconds: 0.05, reason: reason)
@@ -354,7 +394,12 @@ public actor Requester {
             if reexecuted { metrics.add(.reexecutions, 1, ["job": spec.id]) }
             if record.board.isRoundComplete {
                 // Aggregate behind the trainer's back: its answer does not wait for aggregation.
-                Task { [weak self] in await self?.finishRoundLogged(spec.id) }
+                if beginWork() {
+                    Task { [weak self] in
+                        await self?.finishRoundLogged(spec.id)
+                        await self?.endWork()
+                    }
+                }
             }
             // Nor for the payment: the acceptance is on disk, so the payment goes out now and, if the ledger
             // fails, again from the maintenance loop or after a restart (a release is once per task on the ledger).

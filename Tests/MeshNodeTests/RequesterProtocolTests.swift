@@ -6,6 +6,7 @@ import Logging
 import MeshNN
 @testable import MeshNode
 import MeshStorage
+import Synchronization
 import Testing
 
 /// The requester's side of `/meshfl/task/1.0.0` over real libp2p
@@ -98,6 +99,15 @@ struct RequesterProtocolTests {
             return try JSONDecoder().decode(TaskResponse.self, from: Data(bytes))
         }
 
+        /// ``call(_:from:)`` in a task of its own: a request under way while the test does something else.
+        func callInBackground(_ request: TaskRequest, from trainer: Libp2p.Host) -> Task<TaskResponse, any Error> {
+            let (client, requester) = (protocolClient, host.peerID)
+            return Task {
+                let bytes = try await client.request(requester, payload: Array(CanonicalJSON.encode(request)), on: trainer)
+                return try JSONDecoder().decode(TaskResponse.self, from: Data(bytes))
+            }
+        }
+
         /// Claims until a lease comes (the job starts within a few hundred ms).
         func lease(for trainer: (host: Libp2p.Host, key: PrivateKey, account: LedgerOperator)) async throws -> Lease {
             for _ in 0..<100 {
@@ -181,16 +191,23 @@ struct RequesterProtocolTests {
         }
     }
 
-    /// The file ledger, except that the first escrow release waits for a ``Gate`` and then fails (a ledger
-    /// that is slow, then unreachable); later ones go through.
+    /// The file ledger, except that the first escrow release waits for `gate` and then fails (a ledger
+    /// that is slow, then unreachable; later ones go through), and stake reads wait for
+    /// ``heldStakeReads``'s gate once a test sets one.
     struct FlakyReleaseLedger: NodeLedger {
         let base: LocalLedger
         let gate: Gate
         let attempts = Attempts()
+        let heldStakeReads = HeldStakeReads()
 
         actor Attempts {
             private(set) var count = 0
             func next() -> Int { count += 1; return count }
+        }
+
+        actor HeldStakeReads {
+            private(set) var gate: Gate?
+            func hold(until gate: Gate) { self.gate = gate }
         }
 
         func releaseEscrow(job: String, task: String, to: AccountID, amount: Int64, owner: LedgerOperator) async throws -> TransactionReceipt {
@@ -223,7 +240,10 @@ struct RequesterProtocolTests {
         func slash(_ account: AccountID, amount: Int64, evidenceCID: String, authority: LedgerOperator) async throws -> TransactionReceipt {
             try await base.slash(account, amount: amount, evidenceCID: evidenceCID, authority: authority)
         }
-        func stake(of account: AccountID) async throws -> StakeState { try await base.stake(of: account) }
+        func stake(of account: AccountID) async throws -> StakeState {
+            if let gate = await heldStakeReads.gate { await gate.pass() }
+            return try await base.stake(of: account)
+        }
         func createTopic(memo: String, submitKey: Ed25519PublicKey?, payer: LedgerOperator) async throws -> TopicID {
             try await base.createTopic(memo: memo, submitKey: submitKey, payer: payer)
         }
@@ -381,6 +401,61 @@ struct RequesterProtocolTests {
                 Issue.record("the owner's receipt is accepted"); return
             }
         }
+    }
+
+    /// stop() answers a parked claim at once (not after its 2 s park), waits until it is answered, and
+    /// later requests are told to wait: nothing the requester holds changes after stop() returns.
+    @Test(.timeLimit(.minutes(2)))
+    func stopAnswersParkedClaimsAndRefusesLaterRequests() async throws {
+        try await withFixture { fixture in
+            let (a, b, c) = (try await fixture.trainer(), try await fixture.trainer(), try await fixture.trainer())
+            _ = try await fixture.lease(for: a)
+            _ = try await fixture.lease(for: b)
+            // Both tasks are out: c's claim parks on the requester until a task opens or 2 s pass.
+            let claim = TaskRequest.claim(Claim(job: fixture.spec.id, account: c.account.account.description))
+            let parked = fixture.callInBackground(claim, from: c.host)
+            for _ in 0..<300 where await fixture.requester.parkedClaims.isEmpty { try await Task.sleep(for: .milliseconds(10)) }
+            #expect(await !fixture.requester.parkedClaims.isEmpty, "c's claim parked")
+            await fixture.requester.stop()
+            #expect(await fixture.requester.parkedClaims.isEmpty, "stop() answered the parked claim")
+            #expect(await fixture.requester.inFlight == 0, "and waited until it was answered")
+            guard case .wait(_, let reason) = try await parked.value else { Issue.record("the parked claim is told to wait"); return }
+            #expect(reason.contains("stopping"), "\(reason)")
+            guard case .wait(_, let later) = try await fixture.call(claim, from: a.host) else {
+                Issue.record("a request after stop() is told to wait"); return
+            }
+            #expect(later.contains("stopping"), "\(later)")
+        }
+    }
+
+    /// stop() returns only after the requests it found under way are answered (here a claim waiting on a
+    /// slow ledger), and such a claim hands out no lease once stop() began.
+    @Test(.timeLimit(.minutes(2)))
+    func stopWaitsForTheRequestsUnderWay() async throws {
+        let fixture = try await Fixture(wrapLedger: { FlakyReleaseLedger(base: $0, gate: Gate()) })
+        let ledger = try #require(fixture.requesterLedger as? FlakyReleaseLedger)
+        let trainer = try await fixture.trainer()
+        let slowLedger = Gate()
+        await ledger.heldStakeReads.hold(until: slowLedger)
+        let claim = TaskRequest.claim(Claim(job: fixture.spec.id, account: trainer.account.account.description))
+        let answer = fixture.callInBackground(claim, from: trainer.host)
+        for _ in 0..<500 where await !slowLedger.waited { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(await slowLedger.waited, "the claim reads the trainer's stake")
+        let requester = fixture.requester
+        let stopReturned = Mutex(false)
+        let stopping = Task {
+            await requester.stop()
+            stopReturned.withLock { $0 = true }
+        }
+        for _ in 0..<500 where await !requester.stopped { try await Task.sleep(for: .milliseconds(10)) }
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(!stopReturned.withLock { $0 }, "stop() waits while the claim is under way")
+        await slowLedger.open()
+        await stopping.value
+        #expect(await requester.inFlight == 0)
+        guard case .wait(_, let reason) = try await answer.value else { Issue.record("the claim is told to wait, not leased"); return }
+        #expect(reason.contains("stopping"), "\(reason)")
+        await fixture.shutdown()
     }
 
     @Test(.timeLimit(.minutes(2)))
