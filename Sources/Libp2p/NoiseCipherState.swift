@@ -1,4 +1,4 @@
-import Crypto
+public import Crypto
 import Foundation
 import NIOCore
 
@@ -21,10 +21,15 @@ public struct NoiseCipherState: Sendable {
 
     private mutating func nextNonce() throws(Libp2pError) -> ChaChaPoly.Nonce {
         guard nonce < UInt64.max else { throw Libp2pError(.handshakeFailed, "Noise nonce exhausted; reconnect") }
-        var bytes = [UInt8](repeating: 0, count: 12)
-        var n = nonce
-        for i in 4..<12 { bytes[i] = UInt8(truncatingIfNeeded: n); n >>= 8 }
-        nonce += 1
+        defer { nonce += 1 }
+        return Self.nonce(nonce)
+    }
+
+    /// The ChaCha20-Poly1305 nonce of message number `counter`: 4 zero bytes, then `counter` little-endian.
+    public static func nonce(_ counter: UInt64) -> ChaChaPoly.Nonce {
+        var bytes = [UInt8](repeating: 0, count: nonceLength)
+        var n = counter
+        for i in 4..<nonceLength { bytes[i] = UInt8(truncatingIfNeeded: n); n >>= 8 }
         // 12 bytes is always a valid ChaCha20-Poly1305 nonce.
         return try! ChaChaPoly.Nonce(data: bytes)
     }

@@ -67,6 +67,8 @@ public actor Requester {
     /// The longest ``stop()`` waits for requests still being answered: a re-execution through an
     /// unresponsive validator can take the validator's whole timeout.
     static let stopWait: Duration = .seconds(30)
+    /// The answer to requests once ``stop()`` began.
+    static let stopping = TaskResponse.wait(seconds: 1, reason: "this requester is stopping")
     /// Jobs whose escrow is being settled (finishJob).
     var finishing: Set<String> = []
     /// Accepted updates whose payment is under way (job/round/shard), so none is sent twice at once.
@@ -234,7 +236,7 @@ public actor Requester {
     func handle(_ bytes: [UInt8], from peer: PeerID) async -> [UInt8] {
         let response: TaskResponse
         guard beginWork() else {
-            return Array((try? CanonicalJSON.encode(TaskResponse.wait(seconds: 1, reason: "this requester is stopping"))) ?? Data())
+            return Array((try? CanonicalJSON.encode(Self.stopping)) ?? Data())
         }
         defer { endWork() }
         do {
@@ -280,7 +282,7 @@ public actor Requester {
             stakeChecks[claim.account] = (at: now(), staked: stake.staked)
         }
         // Read the board only now: the actor may have run other requests during the await (or begun to stop).
-        if stopped { return .wait(seconds: 1, reason: "this requester is stopping") }
+        if stopped { return Self.stopping }
         for attempt in 0..<2 {
         guard var record = jobs[claim.job] else { return notRunning(claim.job) }
         let leaseID = SigV4Signer.hex((0..<6).map { _ in UInt8.random(in: 0...255) })
@@ -292,7 +294,7 @@ public actor Requester {
             if attempt == 0 {
                 logger.debug("claim parked", metadata: ["job": "\(claim.job)", "trainer": "\(trainer)"])
                 await waitForChange(timeout: .seconds(2))
-                if stopped { return .wait(seconds: 1, reason: "this requester is stopping") }
+                if stopped { return Self.stopping }
                 continue
             }
             return .wait(seconds: 0.05, reason: reason)

@@ -45,8 +45,8 @@ struct NetThroughputBench: AsyncParsableCommand {
         let p2pMedian = BenchSupport.percentile(p2p, 0.5)
         let rawCost = BenchSupport.percentile(rawCPU, 0.5)
         let cipher = Self.cipherCost(bytes: min(total, 256 << 20))
-        let ceiling = Self.ceiling(rawCost: rawCost, seal: cipher.seal, open: cipher.open,
-                                   cores: ProcessInfo.processInfo.activeProcessorCount)
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let ceiling = Self.ceiling(rawCost: rawCost, seal: cipher.seal, open: cipher.open, cores: cores)
         BenchSupport.log(String(format: "cipher alone: seal %.3f ns/B, open %.3f ns/B; ceiling %.2f GB/s = %.3f x raw",
                                 cipher.seal, cipher.open, ceiling / 1e9, ceiling / rawMedian))
         try BenchSupport.printJSON([
@@ -56,7 +56,7 @@ struct NetThroughputBench: AsyncParsableCommand {
             "raw_tcp_cpu_ns_per_byte": rawCost,
             "libp2p_cpu_ns_per_byte": BenchSupport.percentile(p2pCPU, 0.5),
             "cipher_seal_ns_per_byte": cipher.seal, "cipher_open_ns_per_byte": cipher.open,
-            "cores": ProcessInfo.processInfo.activeProcessorCount,
+            "cores": cores,
             "ceiling_bytes_per_second": ceiling, "ceiling_ratio": ceiling / rawMedian,
         ])
     }
@@ -71,16 +71,11 @@ struct NetThroughputBench: AsyncParsableCommand {
         let distinct = min(frames, 256)
         let key = SymmetricKey(size: .bits256)
         let plaintexts = (0..<distinct).map { i in Data((0..<frame).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ i) }) }
-        func nonce(_ n: Int) -> ChaChaPoly.Nonce {
-            var bytes = [UInt8](repeating: 0, count: 12)
-            for i in 0..<8 { bytes[4 + i] = UInt8(truncatingIfNeeded: n >> (8 * i)) }
-            return try! ChaChaPoly.Nonce(data: bytes)
-        }
         var boxes: [ChaChaPoly.SealedBox] = []
         boxes.reserveCapacity(distinct)
         var start = BenchSupport.threadCPUSeconds()
         for n in 0..<frames {
-            let box = try! ChaChaPoly.seal(plaintexts[n % distinct], using: key, nonce: nonce(n))
+            let box = try! ChaChaPoly.seal(plaintexts[n % distinct], using: key, nonce: NoiseCipherState.nonce(UInt64(n)))
             if boxes.count < distinct { boxes.append(box) }
         }
         let seal = (BenchSupport.threadCPUSeconds() - start) * 1e9 / Double(frames * frame)
